@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,25 @@ int gslb_sockaddr_from_ip(const struct gslb_ip *ip, uint16_t port,
 		return GSLB_EINVAL;
 	}
 	return GSLB_EOK;
+}
+
+const char *gslb_sockaddr_format(const struct gslb_sockaddr *sa,
+				 char buf[GSLB_SOCKADDR_STRLEN])
+{
+	char ip[GSLB_IP_STRLEN] = "?";
+	unsigned port = 0;
+	if (sa->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&sa->ss;
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+		port = ntohs(sin->sin_port);
+		snprintf(buf, GSLB_SOCKADDR_STRLEN, "%s:%u", ip, port);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)&sa->ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(sin6->sin6_port);
+		snprintf(buf, GSLB_SOCKADDR_STRLEN, "[%s]:%u", ip, port);
+	}
+	return buf;
 }
 
 int gslb_cidr_parse(const char *text, struct gslb_cidr *cidr)

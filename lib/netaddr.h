@@ -45,6 +45,11 @@ int gslb_hostport_split(const char *text, char **host, uint16_t *port);
 int gslb_sockaddr_from_ip(const struct gslb_ip *ip, uint16_t port,
 			  struct gslb_sockaddr *sa);
 
+#define GSLB_SOCKADDR_STRLEN (GSLB_IP_STRLEN + 8)
+/* "192.0.2.1:53" or "[2001:db8::1]:53" into buf; returns buf. */
+const char *gslb_sockaddr_format(const struct gslb_sockaddr *sa,
+				 char buf[GSLB_SOCKADDR_STRLEN]);
+
 /* "a.b.c.d/n", "v6/n", or a bare address meaning /32 or /128. */
 int gslb_cidr_parse(const char *text, struct gslb_cidr *cidr);
 bool gslb_cidr_contains(const struct gslb_cidr *cidr, const struct gslb_ip *ip);

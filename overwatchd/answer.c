@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <string.h>
+
+#include "answer.h"
+#include "error.h"
+
+#define QUERY_ARENA   (256 * 1024) /* a 64 KiB TCP query parses within this */
+#define MAX_PICKS     64
+#define UDP_MIN_SIZE  512
+#define ECS_MAX_DATA  (4 + 16)
+
+/* What one query asks and what the answer will carry. */
+struct request {
+	knot_pkt_t *q;
+	knot_pkt_t *resp;
+	knot_rrset_t opt; /* the answer's OPT; owner NULL without EDNS */
+	uint8_t ecs[ECS_MAX_DATA];
+	uint16_t ecs_len; /* 0: no ECS to echo */
+	bool tcp;
+};
+
+int answer_ctx_init(struct answer_ctx *ctx, uint64_t seed)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	gslb_rng_seed(&ctx->rng, seed);
+	/* One chunk only: a query that needs more is answered SERVFAIL. */
+	return arena_init(&ctx->arena, QUERY_ARENA, 1);
+}
+
+void answer_ctx_clear(struct answer_ctx *ctx)
+{
+	arena_clear(&ctx->arena);
+}
+
+/* A bare header for messages we cannot parse: ID, opcode, RD kept. */
+static size_t header_only(const uint8_t *query, uint8_t *out, uint8_t rcode)
+{
+	memset(out, 0, KNOT_WIRE_HEADER_SIZE);
+	knot_wire_set_id(out, knot_wire_get_id(query));
+	knot_wire_set_opcode(out, knot_wire_get_opcode(query));
+	if (knot_wire_get_rd(query)) {
+		knot_wire_set_rd(out);
+	}
+	knot_wire_set_qr(out);
+	knot_wire_set_rcode(out, rcode);
+	return KNOT_WIRE_HEADER_SIZE;
+}
+
+/*
+ * RFC 7871 §7.1.2: a malformed ECS option is FORMERR. libknot's parser is
+ * lenient, so the checks are done here. Returns false on a bad option.
+ */
+static bool ecs_check(struct request *r, const uint8_t *opt)
+{
+	uint16_t len = knot_edns_opt_get_length(opt);
+	const uint8_t *data = opt + 4;
+	if (len < 4) {
+		return false;
+	}
+	uint16_t family = knot_wire_read_u16(data);
+	uint8_t source = data[2];
+	uint8_t scope = data[3];
+	unsigned maxbits = family == 1 ? 32 : family == 2 ? 128 : 0;
+	if (maxbits == 0 || source > maxbits || scope != 0 ||
+	    len != 4 + (source + 7) / 8) {
+		return false;
+	}
+	if (source % 8 != 0) {
+		uint8_t last = data[4 + source / 8];
+		if ((last & (0xff >> (source % 8))) != 0) {
+			return false;
+		}
+	}
+	/* Echoed with scope 0: the answer does not depend on the subnet. */
+	memcpy(r->ecs, data, len);
+	r->ecs_len = len;
+	return true;
+}
+
+/* Starts the answer: header and question copied, OPT prepared. */
+static int begin(struct answer_ctx *ctx, struct request *r,
+		 const struct snapshot *snap, uint8_t *out, size_t out_max)
+{
+	knot_mm_t *mm = &ctx->arena.mm;
+	r->resp = knot_pkt_new(out, (uint16_t)out_max, mm);
+	if (r->resp == NULL ||
+	    knot_pkt_init_response(r->resp, r->q) != KNOT_EOK) {
+		return GSLB_ENOMEM;
+	}
+	const knot_rrset_t *qopt = r->q->opt_rr;
+	size_t limit = out_max;
+	if (!r->tcp) {
+		size_t udp = UDP_MIN_SIZE;
+		if (qopt != NULL) {
+			udp = knot_edns_get_payload(qopt);
+			if (udp > snap->max_udp_payload) {
+				udp = snap->max_udp_payload;
+			}
+			if (udp < UDP_MIN_SIZE) {
+				udp = UDP_MIN_SIZE;
+			}
+		}
+		if (udp < limit) {
+			limit = udp;
+		}
+	}
+	r->resp->max_size = limit;
+
+	knot_rrset_init_empty(&r->opt);
+	if (qopt == NULL) {
+		return GSLB_EOK;
+	}
+	if (knot_edns_init(&r->opt, snap->max_udp_payload, 0,
+			   KNOT_EDNS_VERSION, mm) != KNOT_EOK) {
+		return GSLB_ENOMEM;
+	}
+	if (knot_edns_do(qopt)) {
+		knot_edns_set_do(&r->opt);
+	}
+	if (r->ecs_len > 0 &&
+	    knot_edns_add_option(&r->opt, KNOT_EDNS_OPTION_CLIENT_SUBNET,
+				 r->ecs_len, r->ecs, mm) != KNOT_EOK) {
+		return GSLB_ENOMEM;
+	}
+	return knot_pkt_reserve(r->resp,
+				(uint16_t)knot_edns_wire_size(&r->opt)) ==
+			       KNOT_EOK
+		       ? GSLB_EOK
+		       : GSLB_ENOMEM;
+}
+
+/* Writes the OPT last and sets the (possibly extended) RCODE. */
+static size_t finish(struct answer_ctx *ctx, struct request *r, uint16_t rcode)
+{
+	knot_pkt_t *resp = r->resp;
+	if (knot_pkt_begin(resp, KNOT_ADDITIONAL) != KNOT_EOK) {
+		return 0;
+	}
+	if (r->opt.owner != NULL) {
+		knot_edns_set_ext_rcode(&r->opt, KNOT_EDNS_RCODE_HI(rcode));
+		knot_pkt_reclaim(resp, (uint16_t)knot_edns_wire_size(&r->opt));
+		if (knot_pkt_put(resp, KNOT_COMPR_HINT_NONE, &r->opt, 0) !=
+		    KNOT_EOK) {
+			return 0;
+		}
+	}
+	knot_wire_set_rcode(resp->wire, KNOT_EDNS_RCODE_LO(rcode));
+	ctx->stats.rcode[rcode & 0xf]++;
+	return resp->size;
+}
+
+/* An answer with no records: errors, REFUSED, NOTIMP. */
+static size_t answer_empty(struct answer_ctx *ctx, struct request *r,
+			   const struct snapshot *snap, uint8_t *out,
+			   size_t out_max, uint16_t rcode, bool aa)
+{
+	if (begin(ctx, r, snap, out, out_max) != GSLB_EOK) {
+		return header_only(r->q->wire, out, KNOT_RCODE_SERVFAIL);
+	}
+	if (aa) {
+		knot_wire_set_aa(r->resp->wire);
+	}
+	return finish(ctx, r, rcode);
+}
+
+static knot_rrset_t negative_soa(const struct snap_zone *z)
+{
+	/* RFC 2308 §5: the SOA of a negative answer lives min(TTL, MINIMUM). */
+	knot_rrset_t soa = z->soa;
+	uint32_t min = knot_soa_minimum(soa.rrs.rdata);
+	if (min < soa.ttl) {
+		soa.ttl = min;
+	}
+	return soa;
+}
+
+/* The records chosen for a domain, as one RRset; false if none. */
+static bool pick_records(struct answer_ctx *ctx, const struct snap_node *node,
+			 int f, knot_rrset_t *rr)
+{
+	const struct snap_domain *d = node->domain;
+	const struct snap_family *fam = &d->fam[f];
+	uint32_t idx[MAX_PICKS];
+	uint32_t k = d->max_records < MAX_PICKS ? d->max_records : MAX_PICKS;
+	uint32_t n = gslb_route_pick(&fam->route, k,
+				     (_Atomic uint64_t *)&d->rr_counter,
+				     &ctx->rng, idx);
+	if (n == 0) {
+		return false;
+	}
+	knot_rrset_init(rr, node->name,
+			f == SNAP_V4 ? KNOT_RRTYPE_A : KNOT_RRTYPE_AAAA,
+			KNOT_CLASS_IN, d->ttl);
+	if (n == 1) {
+		knot_rdata_t *rd = fam->rdata[idx[0]];
+		rr->rrs.count = 1;
+		rr->rrs.size = (uint32_t)knot_rdata_size(rd->len);
+		rr->rrs.rdata = rd;
+		return true;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const knot_rdata_t *rd = fam->rdata[idx[i]];
+		if (knot_rrset_add_rdata(rr, rd->data, rd->len,
+					 &ctx->arena.mm) != KNOT_EOK) {
+			return false;
+		}
+	}
+	return true;
+}
+
+enum lookup_result {
+	FOUND,     /* rr holds the answer */
+	NODATA,    /* the name exists, the type does not */
+	ALL_DOWN,  /* servers of this family exist, none healthy */
+};
+
+/* A or AAAA at a node: a load-balanced name or a nameserver host. */
+static enum lookup_result address_lookup(struct answer_ctx *ctx,
+					 const struct snap_node *node, int f,
+					 knot_rrset_t *rr)
+{
+	if (node->domain != NULL && node->domain->fam[f].configured) {
+		return pick_records(ctx, node, f, rr) ? FOUND : ALL_DOWN;
+	}
+	if (node->host[f].rrs.count > 0) {
+		*rr = node->host[f];
+		return FOUND;
+	}
+	return NODATA;
+}
+
+static enum lookup_result lookup(struct answer_ctx *ctx,
+				 const struct snap_node *node, uint16_t qtype,
+				 knot_rrset_t *rr)
+{
+	switch (qtype) {
+	case KNOT_RRTYPE_A:
+		return address_lookup(ctx, node, SNAP_V4, rr);
+	case KNOT_RRTYPE_AAAA:
+		return address_lookup(ctx, node, SNAP_V6, rr);
+	case KNOT_RRTYPE_SOA:
+		if (node->apex) {
+			*rr = node->zone->soa;
+			return FOUND;
+		}
+		return NODATA;
+	case KNOT_RRTYPE_NS:
+		if (node->apex) {
+			*rr = node->zone->ns;
+			return FOUND;
+		}
+		return NODATA;
+	case KNOT_RRTYPE_ANY:
+		/* RFC 8482: one RRset is enough. */
+		for (int f = SNAP_V4; f <= SNAP_V6; f++) {
+			if (address_lookup(ctx, node, f, rr) == FOUND) {
+				return FOUND;
+			}
+		}
+		if (node->apex) {
+			*rr = node->zone->soa;
+			return FOUND;
+		}
+		return NODATA;
+	default:
+		return NODATA;
+	}
+}
+
+/* In-zone nameserver addresses after an NS answer; optional, never TC. */
+static void put_glue(const struct snapshot *snap, knot_pkt_t *resp,
+		     const knot_rrset_t *ns)
+{
+	knot_rdata_t *rd = ns->rrs.rdata;
+	for (uint16_t i = 0; i < ns->rrs.count; i++) {
+		const struct snap_node *host = snapshot_find(snap, rd->data);
+		if (host != NULL) {
+			for (int f = SNAP_V4; f <= SNAP_V6; f++) {
+				if (host->host[f].rrs.count > 0) {
+					knot_pkt_put(resp, KNOT_COMPR_HINT_NONE,
+						     &host->host[f],
+						     KNOT_PF_NOTRUNC);
+				}
+			}
+		}
+		rd = knot_rdataset_next(rd);
+	}
+}
+
+/* The reply when the answer does not fit: header, question, OPT, TC. */
+static size_t truncated(struct answer_ctx *ctx, struct request *r,
+			const struct snapshot *snap, uint8_t *out,
+			size_t out_max, uint16_t rcode)
+{
+	ctx->stats.truncated++;
+	if (begin(ctx, r, snap, out, out_max) != GSLB_EOK) {
+		return header_only(r->q->wire, out, KNOT_RCODE_SERVFAIL);
+	}
+	knot_wire_set_aa(r->resp->wire);
+	knot_wire_set_tc(r->resp->wire);
+	return finish(ctx, r, rcode);
+}
+
+static size_t answer_zone(struct answer_ctx *ctx, struct request *r,
+			  const struct snapshot *snap, uint8_t *out,
+			  size_t out_max)
+{
+	const knot_dname_t *qname = knot_pkt_qname(r->q);
+	uint16_t qtype = knot_pkt_qtype(r->q);
+
+	const struct snap_node *node = snapshot_find(snap, qname);
+	const struct snap_zone *zone;
+	uint16_t rcode = KNOT_RCODE_NOERROR;
+	enum lookup_result res = NODATA;
+	knot_rrset_t rr;
+	if (node != NULL) {
+		zone = node->zone;
+		res = lookup(ctx, node, qtype, &rr);
+		if (res == ALL_DOWN) {
+			return answer_empty(ctx, r, snap, out, out_max,
+					    KNOT_RCODE_SERVFAIL, false);
+		}
+	} else {
+		const struct snap_node *closest =
+			snapshot_find_closest(snap, qname);
+		if (closest == NULL) {
+			return answer_empty(ctx, r, snap, out, out_max,
+					    KNOT_RCODE_REFUSED, false);
+		}
+		zone = closest->zone;
+		rcode = KNOT_RCODE_NXDOMAIN;
+	}
+
+	if (begin(ctx, r, snap, out, out_max) != GSLB_EOK) {
+		return header_only(r->q->wire, out, KNOT_RCODE_SERVFAIL);
+	}
+	knot_pkt_t *resp = r->resp;
+	knot_wire_set_aa(resp->wire);
+	int ret;
+	if (res == FOUND) {
+		ret = knot_pkt_begin(resp, KNOT_ANSWER);
+		if (ret == KNOT_EOK) {
+			ret = knot_pkt_put(resp, KNOT_COMPR_HINT_QNAME, &rr,
+					   KNOT_PF_NOTRUNC);
+		}
+		if (ret == KNOT_EOK && rr.type == KNOT_RRTYPE_NS &&
+		    knot_pkt_begin(resp, KNOT_ADDITIONAL) == KNOT_EOK) {
+			put_glue(snap, resp, &rr);
+		}
+	} else {
+		knot_rrset_t soa = negative_soa(zone);
+		ret = knot_pkt_begin(resp, KNOT_AUTHORITY);
+		if (ret == KNOT_EOK) {
+			ret = knot_pkt_put(resp, KNOT_COMPR_HINT_NONE, &soa,
+					   KNOT_PF_NOTRUNC);
+		}
+	}
+	if (ret == KNOT_ESPACE) {
+		return truncated(ctx, r, snap, out, out_max, rcode);
+	}
+	if (ret != KNOT_EOK) {
+		return answer_empty(ctx, r, snap, out, out_max,
+				    KNOT_RCODE_SERVFAIL, false);
+	}
+	return finish(ctx, r, rcode);
+}
+
+size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
+		    uint8_t *query, size_t qlen, uint8_t *out, size_t out_max,
+		    bool tcp)
+{
+	ctx->stats.queries++;
+	/* Too short to answer, or a response: answering could loop. */
+	if (qlen < KNOT_WIRE_HEADER_SIZE || knot_wire_get_qr(query) ||
+	    out_max < UDP_MIN_SIZE) {
+		ctx->stats.dropped++;
+		return 0;
+	}
+	arena_reset(&ctx->arena);
+	struct request r = { .tcp = tcp };
+	r.q = knot_pkt_new(query, (uint16_t)qlen, &ctx->arena.mm);
+	if (r.q == NULL) {
+		return header_only(query, out, KNOT_RCODE_SERVFAIL);
+	}
+	if (knot_pkt_parse(r.q, 0) != KNOT_EOK) {
+		ctx->stats.malformed++;
+		ctx->stats.rcode[KNOT_RCODE_FORMERR]++;
+		return header_only(query, out, KNOT_RCODE_FORMERR);
+	}
+	if (knot_wire_get_opcode(query) != KNOT_OPCODE_QUERY) {
+		return answer_empty(ctx, &r, snap, out, out_max,
+				    KNOT_RCODE_NOTIMPL, false);
+	}
+
+	const knot_rrset_t *qopt = r.q->opt_rr;
+	if (qopt != NULL && knot_edns_get_version(qopt) != KNOT_EDNS_VERSION) {
+		return answer_empty(ctx, &r, snap, out, out_max,
+				    KNOT_RCODE_BADVERS, false);
+	}
+	if (qopt != NULL) {
+		const uint8_t *ecs = knot_edns_get_option(
+			qopt, KNOT_EDNS_OPTION_CLIENT_SUBNET, NULL);
+		if (ecs != NULL && !ecs_check(&r, ecs)) {
+			ctx->stats.malformed++;
+			return answer_empty(ctx, &r, snap, out, out_max,
+					    KNOT_RCODE_FORMERR, false);
+		}
+	}
+	if (knot_wire_get_qdcount(query) != 1) {
+		ctx->stats.malformed++;
+		return answer_empty(ctx, &r, snap, out, out_max,
+				    KNOT_RCODE_FORMERR, false);
+	}
+
+	uint16_t qtype = knot_pkt_qtype(r.q);
+	if (knot_pkt_qclass(r.q) != KNOT_CLASS_IN) {
+		return answer_empty(ctx, &r, snap, out, out_max,
+				    KNOT_RCODE_REFUSED, false);
+	}
+	switch (qtype) {
+	case KNOT_RRTYPE_OPT:
+		ctx->stats.malformed++;
+		return answer_empty(ctx, &r, snap, out, out_max,
+				    KNOT_RCODE_FORMERR, false);
+	case KNOT_RRTYPE_AXFR:
+	case KNOT_RRTYPE_IXFR:
+		/* No zone transfers: the answers are computed, not stored. */
+		return answer_empty(ctx, &r, snap, out, out_max,
+				    KNOT_RCODE_REFUSED, false);
+	case KNOT_RRTYPE_TSIG:
+	case KNOT_RRTYPE_TKEY:
+	case 253: /* MAILB */
+	case 254: /* MAILA */
+		return answer_empty(ctx, &r, snap, out, out_max,
+				    KNOT_RCODE_NOTIMPL, false);
+	default:
+		return answer_zone(ctx, &r, snap, out, out_max);
+	}
+}

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "error.h"
+#include "log.h"
+#include "server.h"
+
+#define TICK_MS 100
+
+static gslb_time_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (gslb_time_t)ts.tv_sec * GSLB_SEC + ts.tv_nsec;
+}
+
+/* Frees retired snapshots that no DNS thread can still be reading. */
+static void reclaim(struct server *srv, bool all)
+{
+	uint64_t oldest = UINT64_MAX;
+	for (size_t i = 0; i < srv->n_readers; i++) {
+		uint64_t q = atomic_load_explicit(&srv->readers[i].quiescent,
+						  memory_order_acquire);
+		if (q < oldest) {
+			oldest = q;
+		}
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < srv->n_retired; i++) {
+		struct snapshot *s = srv->retired[i];
+		if (all || s->generation < oldest) {
+			snapshot_free(s);
+		} else {
+			srv->retired[kept++] = s;
+		}
+	}
+	srv->n_retired = kept;
+}
+
+/* Builds a snapshot of the current config and health, and publishes it. */
+static int publish(struct server *srv)
+{
+	struct snapshot *old = atomic_load(&srv->snap);
+	struct snapshot *snap = NULL;
+	uint64_t reg_gen = gslb_registry_generation(srv->reg);
+	int ret = snapshot_build(srv->cfg, srv->reg, old, srv->generation + 1,
+				 &snap);
+	if (ret != GSLB_EOK) {
+		log_error("dns", "cannot build the answer snapshot: %s",
+			  gslb_strerror(ret));
+		return ret;
+	}
+	if (old != NULL) {
+		struct snapshot **r = realloc(
+			srv->retired, (srv->n_retired + 1) * sizeof(*r));
+		if (r == NULL) {
+			snapshot_free(snap);
+			return GSLB_ENOMEM;
+		}
+		srv->retired = r;
+		srv->retired[srv->n_retired++] = old;
+	}
+	srv->generation++;
+	srv->reg_generation = reg_gen;
+	atomic_store_explicit(&srv->snap, snap, memory_order_release);
+	return GSLB_EOK;
+}
+
+static void log_config_errors(const struct gslb_config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		log_error("config", "%s", errs->msgs[i]);
+	}
+}
+
+static bool listen_changed(const struct gslb_config *a,
+			   const struct gslb_config *b)
+{
+	if (a->dns.n_listen != b->dns.n_listen ||
+	    a->dns.workers != b->dns.workers ||
+	    a->dns.tcp_max_connections != b->dns.tcp_max_connections ||
+	    a->dns.tcp_idle_timeout != b->dns.tcp_idle_timeout) {
+		return true;
+	}
+	for (size_t i = 0; i < a->dns.n_listen; i++) {
+		if (a->dns.listen[i].len != b->dns.listen[i].len ||
+		    memcmp(&a->dns.listen[i].ss, &b->dns.listen[i].ss,
+			   a->dns.listen[i].len) != 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void reload(struct server *srv)
+{
+	sd_notify_send("RELOADING=1");
+	log_info("main", "reloading configuration from %s", srv->config_path);
+	struct gslb_config *cfg = NULL;
+	struct gslb_config_errors errs = { 0 };
+	int ret = gslb_config_load(srv->config_path, GSLB_MODE_OVERWATCH, &cfg,
+				   &errs);
+	if (ret != GSLB_EOK) {
+		log_config_errors(&errs);
+		log_error("main",
+			  "configuration reload failed (%zu errors); "
+			  "keeping the running configuration",
+			  errs.n);
+		gslb_config_errors_clear(&errs);
+		sd_notify_send("READY=1");
+		return;
+	}
+	if (listen_changed(srv->cfg, cfg)) {
+		log_warn("main", "changes to dns.listen_address, dns.workers "
+				 "and dns.tcp_* take effect after a restart");
+	}
+	struct gslb_config *old = srv->cfg;
+	srv->cfg = cfg;
+	ret = gslb_registry_sync_static(srv->reg, cfg, now_ns());
+	if (ret == GSLB_EOK) {
+		ret = publish(srv);
+	}
+	if (ret != GSLB_EOK) {
+		/* Keep answering from the last snapshot; the config that
+		 * produced it is the one to keep. */
+		srv->cfg = old;
+		gslb_config_free(cfg);
+		if (gslb_registry_sync_static(srv->reg, old, now_ns()) !=
+		    GSLB_EOK) {
+			log_error("main", "cannot restore the registry");
+		}
+		log_error("main", "configuration reload failed: %s",
+			  gslb_strerror(ret));
+		sd_notify_send("READY=1");
+		return;
+	}
+	gslb_log_setup(cfg->logging.level, cfg->logging.format);
+	gslb_config_free(old);
+	log_info("main", "configuration reloaded: %zu zones, %zu domains",
+		 cfg->dns.n_zones, cfg->n_domains);
+	sd_notify_send("READY=1");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	if (sig == SIGHUP) {
+		reload(srv);
+		return;
+	}
+	log_info("main", "received %s, shutting down",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	sd_notify_send("STOPPING=1");
+	event_base_loopbreak(srv->base);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	gslb_registry_refresh(srv->reg, now_ns());
+	if (gslb_registry_generation(srv->reg) != srv->reg_generation) {
+		publish(srv);
+	}
+	reclaim(srv, false);
+}
+
+static void log_listening(const struct server *srv)
+{
+	char list[512] = "";
+	size_t pos = 0;
+	for (size_t i = 0; i < srv->cfg->dns.n_listen && pos < sizeof(list);
+	     i++) {
+		char where[GSLB_SOCKADDR_STRLEN];
+		pos += (size_t)snprintf(
+			list + pos, sizeof(list) - pos, "%s%s",
+			i > 0 ? " " : "",
+			gslb_sockaddr_format(&srv->cfg->dns.listen[i], where));
+	}
+	/* Tests and operators wait for this exact phrase. */
+	log_info("dns", "listeners started on %s (udp threads %zu, tcp)",
+		 list, srv->n_udp);
+}
+
+static int start_dns(struct server *srv)
+{
+	size_t n_udp = udp_thread_count(srv->cfg);
+	srv->readers = calloc(n_udp + 1, sizeof(*srv->readers));
+	srv->threads = calloc(n_udp + 1, sizeof(*srv->threads));
+	if (srv->readers == NULL || srv->threads == NULL) {
+		return GSLB_ENOMEM;
+	}
+	/* DNS threads never see signals: the main loop handles them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int ret = udp_start(srv);
+	if (ret == GSLB_EOK) {
+		ret = tcp_start(srv);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static void stop_dns(struct server *srv)
+{
+	atomic_store(&srv->stopping, true);
+	for (size_t i = 0; i < srv->n_threads; i++) {
+		pthread_join(srv->threads[i], NULL);
+	}
+	udp_stop(srv);
+	tcp_stop(srv);
+	free(srv->threads);
+	free(srv->readers);
+}
+
+int server_run(const char *config_path, struct gslb_config *cfg)
+{
+	struct server srv = { .config_path = config_path, .cfg = cfg };
+	int exit_code = 1;
+	signal(SIGPIPE, SIG_IGN);
+
+	struct event *sig_hup = NULL, *sig_term = NULL, *sig_int = NULL;
+	struct event *tick = NULL;
+	struct timeval tv = { 0, TICK_MS * 1000 };
+	srv.base = event_base_new();
+	if (srv.base == NULL ||
+	    gslb_registry_new(cfg->overwatch.stale.threshold, &srv.reg) !=
+		    GSLB_EOK ||
+	    gslb_registry_sync_static(srv.reg, cfg, now_ns()) != GSLB_EOK ||
+	    publish(&srv) != GSLB_EOK) {
+		log_error("main", "start-up failed: out of memory");
+		goto out;
+	}
+	sig_hup = evsignal_new(srv.base, SIGHUP, on_signal, &srv);
+	sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+	sig_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+	tick = event_new(srv.base, -1, EV_PERSIST, on_tick, &srv);
+	if (sig_hup == NULL || sig_term == NULL || sig_int == NULL ||
+	    tick == NULL || evsignal_add(sig_hup, NULL) != 0 ||
+	    evsignal_add(sig_term, NULL) != 0 ||
+	    evsignal_add(sig_int, NULL) != 0 || event_add(tick, &tv) != 0) {
+		log_error("main", "start-up failed: cannot set up the event loop");
+		goto out;
+	}
+
+	if (start_dns(&srv) != GSLB_EOK) {
+		stop_dns(&srv);
+		goto out;
+	}
+	log_listening(&srv);
+	sd_notify_send("READY=1");
+
+	event_base_dispatch(srv.base);
+
+	stop_dns(&srv);
+	exit_code = 0;
+	log_info("main", "stopped");
+out:
+	if (sig_hup != NULL) {
+		event_free(sig_hup);
+	}
+	if (sig_term != NULL) {
+		event_free(sig_term);
+	}
+	if (sig_int != NULL) {
+		event_free(sig_int);
+	}
+	if (tick != NULL) {
+		event_free(tick);
+	}
+	if (srv.base != NULL) {
+		event_base_free(srv.base);
+	}
+	reclaim(&srv, true);
+	free(srv.retired);
+	snapshot_free(atomic_load(&srv.snap));
+	gslb_registry_free(srv.reg);
+	gslb_config_free(srv.cfg);
+	return exit_code;
+}

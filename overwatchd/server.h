@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/*
+ * The overwatch process: the main thread's event loop (signals, reload,
+ * snapshot publishing) and the DNS threads that read the snapshot.
+ *
+ * Snapshots are reclaimed by quiescent states: every DNS thread publishes
+ * the generation of the snapshot it last finished with; a retired snapshot
+ * is freed once every thread has moved past it. Threads never lock.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "registry.h"
+#include "snapshot.h"
+
+/* One per DNS thread, on its own cache line. */
+struct reader {
+	_Alignas(64) _Atomic uint64_t quiescent;
+};
+
+struct server {
+	const char *config_path;
+	struct gslb_config *cfg;
+	struct gslb_registry *reg;
+	struct event_base *base;
+
+	_Atomic(struct snapshot *) snap;
+	uint64_t generation;     /* of the published snapshot */
+	uint64_t reg_generation; /* registry state it was built from */
+	struct snapshot **retired;
+	size_t n_retired;
+
+	struct reader *readers;
+	size_t n_readers;
+	pthread_t *threads;
+	size_t n_threads;
+	struct udp_worker *udp;
+	size_t n_udp;
+	struct tcp_server *tcp;
+
+	_Atomic bool stopping;
+	int exit_code;
+};
+
+/* The snapshot to answer from; the reader must later call reader_done(). */
+static inline const struct snapshot *reader_enter(struct server *srv)
+{
+	return atomic_load_explicit(&srv->snap, memory_order_acquire);
+}
+
+static inline void reader_done(struct reader *r, const struct snapshot *snap)
+{
+	atomic_store_explicit(&r->quiescent, snap->generation,
+			      memory_order_release);
+}
+
+/* Runs the overwatch with a loaded config (taken over) until stopped. */
+int server_run(const char *config_path, struct gslb_config *cfg);
+
+/* UDP: one socket per worker and address, SO_REUSEPORT, recvmmsg. */
+size_t udp_thread_count(const struct gslb_config *cfg);
+int udp_start(struct server *srv);
+void udp_stop(struct server *srv);
+
+/* TCP: one thread with its own event loop for every connection. */
+int tcp_start(struct server *srv);
+void tcp_stop(struct server *srv);
+
+/* systemd's notify socket, when NOTIFY_SOCKET is set; no-op otherwise. */
+void sd_notify_send(const char *state);
