@@ -216,6 +216,10 @@ static void stop_dns(struct server *srv)
 	tcp_stop(srv);
 	free(srv->threads);
 	free(srv->readers);
+	srv->threads = NULL;
+	srv->readers = NULL;
+	srv->n_threads = 0;
+	srv->n_readers = 0;
 }
 
 int server_run(const char *config_path, struct gslb_config *cfg)
