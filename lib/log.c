@@ -56,8 +56,8 @@ int gslb_log_format_parse(const char *text, enum gslb_log_format *format)
 
 bool gslb_log_enabled(enum gslb_log_level level)
 {
-	return (int)level >= atomic_load_explicit(&log_level,
-						  memory_order_relaxed);
+	return (int)level >=
+	       atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 /* Appends s to buf as the inside of a JSON string. */
@@ -91,8 +91,7 @@ static void log_write(enum gslb_log_level level, const char *subsystem,
 	gmtime_r(&ts.tv_sec, &tm);
 	char when[40];
 	size_t wl = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + wl, sizeof(when) - wl, ".%03ldZ",
-		 ts.tv_nsec / 1000000);
+	snprintf(when + wl, sizeof(when) - wl, ".%03ldZ", ts.tv_nsec / 1000000);
 
 	size_t n;
 	if (atomic_load(&log_format) == GSLB_LOG_JSON) {
@@ -115,8 +114,8 @@ static void log_write(enum gslb_log_level level, const char *subsystem,
 	(void)r;
 }
 
-void gslb_log(enum gslb_log_level level, const char *subsystem,
-	      const char *fmt, ...)
+void gslb_log(enum gslb_log_level level, const char *subsystem, const char *fmt,
+	      ...)
 {
 	if (!gslb_log_enabled(level)) {
 		return;

@@ -31,8 +31,8 @@ int gslb_log_format_parse(const char *text, enum gslb_log_format *format);
 
 bool gslb_log_enabled(enum gslb_log_level level);
 
-void gslb_log(enum gslb_log_level level, const char *subsystem,
-	      const char *fmt, ...) GSLB_PRINTF(3, 4);
+void gslb_log(enum gslb_log_level level, const char *subsystem, const char *fmt,
+	      ...) GSLB_PRINTF(3, 4);
 
 /*
  * For errors a remote peer can trigger (bad packets, bad requests): at most
@@ -42,13 +42,13 @@ void gslb_log(enum gslb_log_level level, const char *subsystem,
 void gslb_log_neterr(const char *subsystem, const char *fmt, ...)
 	GSLB_PRINTF(2, 3);
 
-#define log_debug(sub, ...)                                  \
-	do {                                                 \
-		if (gslb_log_enabled(GSLB_LOG_DEBUG)) {      \
+#define log_debug(sub, ...)                                         \
+	do {                                                        \
+		if (gslb_log_enabled(GSLB_LOG_DEBUG)) {             \
 			gslb_log(GSLB_LOG_DEBUG, sub, __VA_ARGS__); \
-		}                                            \
+		}                                                   \
 	} while (0)
-#define log_info(sub, ...)  gslb_log(GSLB_LOG_INFO, sub, __VA_ARGS__)
-#define log_warn(sub, ...)  gslb_log(GSLB_LOG_WARN, sub, __VA_ARGS__)
-#define log_error(sub, ...) gslb_log(GSLB_LOG_ERROR, sub, __VA_ARGS__)
+#define log_info(sub, ...)   gslb_log(GSLB_LOG_INFO, sub, __VA_ARGS__)
+#define log_warn(sub, ...)   gslb_log(GSLB_LOG_WARN, sub, __VA_ARGS__)
+#define log_error(sub, ...)  gslb_log(GSLB_LOG_ERROR, sub, __VA_ARGS__)
 #define log_neterr(sub, ...) gslb_log_neterr(sub, __VA_ARGS__)

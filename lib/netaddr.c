@@ -7,7 +7,7 @@
 #include "error.h"
 #include "netaddr.h"
 
-static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0,
+static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0,    0,
 					     0, 0, 0, 0, 0xff, 0xff };
 
 int gslb_ip_parse(const char *text, struct gslb_ip *ip)
@@ -73,7 +73,8 @@ int gslb_hostport_split(const char *text, char **host, uint16_t *port)
 		colon = close + 1;
 	} else {
 		colon = strrchr(text, ':');
-		if (colon == NULL || memchr(text, ':', (size_t)(colon - text))) {
+		if (colon == NULL ||
+		    memchr(text, ':', (size_t)(colon - text))) {
 			/* none, or an IPv6 literal without brackets */
 			return GSLB_EINVAL;
 		}
@@ -166,7 +167,7 @@ int gslb_cidr_parse(const char *text, struct gslb_cidr *cidr)
 	}
 	cidr->prefix = (uint8_t)prefix;
 	for (long bit = prefix; bit < max; bit++) {
-		cidr->ip.addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		cidr->ip.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
 	}
 	return GSLB_EOK;
 }

@@ -4,10 +4,10 @@
 #include "answer.h"
 #include "error.h"
 
-#define QUERY_ARENA   (256 * 1024) /* a 64 KiB TCP query parses within this */
-#define MAX_PICKS     64
-#define UDP_MIN_SIZE  512
-#define ECS_MAX_DATA  (4 + 16)
+#define QUERY_ARENA  (256 * 1024) /* a 64 KiB TCP query parses within this */
+#define MAX_PICKS    64
+#define UDP_MIN_SIZE 512
+#define ECS_MAX_DATA (4 + 16)
 
 /* What one query asks and what the answer will carry. */
 struct request {
@@ -110,8 +110,8 @@ static int begin(struct answer_ctx *ctx, struct request *r,
 	if (qopt == NULL) {
 		return GSLB_EOK;
 	}
-	if (knot_edns_init(&r->opt, snap->max_udp_payload, 0,
-			   KNOT_EDNS_VERSION, mm) != KNOT_EOK) {
+	if (knot_edns_init(&r->opt, snap->max_udp_payload, 0, KNOT_EDNS_VERSION,
+			   mm) != KNOT_EOK) {
 		return GSLB_ENOMEM;
 	}
 	if (knot_edns_do(qopt)) {
@@ -122,9 +122,8 @@ static int begin(struct answer_ctx *ctx, struct request *r,
 				 r->ecs_len, r->ecs, mm) != KNOT_EOK) {
 		return GSLB_ENOMEM;
 	}
-	return knot_pkt_reserve(r->resp,
-				(uint16_t)knot_edns_wire_size(&r->opt)) ==
-			       KNOT_EOK
+	return knot_pkt_reserve(r->resp, (uint16_t)knot_edns_wire_size(
+						 &r->opt)) == KNOT_EOK
 		       ? GSLB_EOK
 		       : GSLB_ENOMEM;
 }
@@ -182,8 +181,8 @@ static bool pick_records(struct answer_ctx *ctx, const struct snap_node *node,
 	const struct snap_family *fam = &d->fam[f];
 	uint32_t idx[MAX_PICKS];
 	uint32_t k = d->max_records < MAX_PICKS ? d->max_records : MAX_PICKS;
-	uint32_t n = gslb_route_pick(&fam->route, k, &d->rr_counter,
-				     &ctx->rng, idx);
+	uint32_t n =
+		gslb_route_pick(&fam->route, k, &d->rr_counter, &ctx->rng, idx);
 	if (n == 0) {
 		return false;
 	}
@@ -208,9 +207,9 @@ static bool pick_records(struct answer_ctx *ctx, const struct snap_node *node,
 }
 
 enum lookup_result {
-	FOUND,     /* rr holds the answer */
-	NODATA,    /* the name exists, the type does not */
-	ALL_DOWN,  /* servers of this family exist, none healthy */
+	FOUND,    /* rr holds the answer */
+	NODATA,   /* the name exists, the type does not */
+	ALL_DOWN, /* servers of this family exist, none healthy */
 };
 
 /* A or AAAA at a node: a load-balanced name or a nameserver host. */

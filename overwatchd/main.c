@@ -55,7 +55,8 @@ int main(int argc, char **argv)
 			check_only = true;
 			break;
 		case 'V':
-			printf("gslb-overwatchd (OpenGSLB) %s, libknot %d.%d.%d\n",
+			printf("gslb-overwatchd (OpenGSLB) %s, libknot "
+			       "%d.%d.%d\n",
 			       PACKAGE_VERSION, KNOT_VERSION_MAJOR,
 			       KNOT_VERSION_MINOR, KNOT_VERSION_PATCH);
 			return EXIT_SUCCESS;

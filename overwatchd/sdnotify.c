@@ -29,8 +29,8 @@ void sd_notify_send(const char *state)
 	if (fd < 0) {
 		return;
 	}
-	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-				      len);
+	socklen_t salen =
+		(socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
 	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
 		   (struct sockaddr *)&sun, salen) < 0) {
 		log_warn("main", "cannot notify systemd: %s", strerror(errno));

@@ -182,8 +182,8 @@ static void log_listening(const struct server *srv)
 			gslb_sockaddr_format(&srv->cfg->dns.listen[i], where));
 	}
 	/* Tests and operators wait for this exact phrase. */
-	log_info("dns", "listeners started on %s (udp threads %zu, tcp)",
-		 list, srv->n_udp);
+	log_info("dns", "listeners started on %s (udp threads %zu, tcp)", list,
+		 srv->n_udp);
 }
 
 static int start_dns(struct server *srv)
@@ -248,7 +248,8 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	    tick == NULL || evsignal_add(sig_hup, NULL) != 0 ||
 	    evsignal_add(sig_term, NULL) != 0 ||
 	    evsignal_add(sig_int, NULL) != 0 || event_add(tick, &tv) != 0) {
-		log_error("main", "start-up failed: cannot set up the event loop");
+		log_error("main",
+			  "start-up failed: cannot set up the event loop");
 		goto out;
 	}
 

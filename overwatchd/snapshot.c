@@ -24,7 +24,8 @@ const struct snap_node *snapshot_find(const struct snapshot *snap,
 				      const knot_dname_t *name)
 {
 	uint32_t h = name_hash(name);
-	for (uint32_t i = h & snap->table_mask;; i = (i + 1) & snap->table_mask) {
+	for (uint32_t i = h & snap->table_mask;;
+	     i = (i + 1) & snap->table_mask) {
 		uint32_t slot = snap->table[i];
 		if (slot == 0) {
 			return NULL;
@@ -224,8 +225,8 @@ struct candidates {
 };
 
 static void candidate_add(struct candidates *c, const struct gslb_domain *d,
-			  const struct gslb_backend *be, const struct gslb_ip *ip,
-			  uint32_t weight)
+			  const struct gslb_backend *be,
+			  const struct gslb_ip *ip, uint32_t weight)
 {
 	int f = ip->family == AF_INET ? SNAP_V4 : SNAP_V6;
 	c->configured[f] = true;
@@ -303,8 +304,9 @@ static int family_copy(struct builder *b, struct snap_family *dst,
 		return GSLB_ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		dst->rdata[i] = arena_memdup(b->arena, src->rdata[i],
-					     knot_rdata_size(src->rdata[i]->len));
+		dst->rdata[i] =
+			arena_memdup(b->arena, src->rdata[i],
+				     knot_rdata_size(src->rdata[i]->len));
 		if (dst->rdata[i] == NULL) {
 			return GSLB_ENOMEM;
 		}
@@ -345,8 +347,8 @@ static int family_build(struct builder *b, const struct gslb_domain *d,
 		/* Only weighted sets reach here with weight 0 excluded; the
 		 * others never read the sums. Capped so they cannot wrap. */
 		sum += cand->weight > 0 ? cand->weight : 1;
-		fam->cumweight[i] = sum > UINT32_MAX ? UINT32_MAX
-						     : (uint32_t)sum;
+		fam->cumweight[i] =
+			sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 	}
 	fam->route.cumweight = fam->cumweight;
 	return GSLB_EOK;
@@ -471,9 +473,8 @@ static int build(struct builder *b)
 }
 
 int snapshot_build(const struct gslb_config *cfg,
-		   const struct gslb_registry *reg,
-		   const struct snapshot *prev, uint64_t generation,
-		   struct snapshot **out)
+		   const struct gslb_registry *reg, const struct snapshot *prev,
+		   uint64_t generation, struct snapshot **out)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	if (s == NULL) {

@@ -25,18 +25,19 @@ enum snap_family_index {
 
 /* The answers one domain can give for one address family. */
 struct snap_family {
-	bool configured;          /* any server of this family exists */
-	bool last_healthy;        /* set below is the last healthy one, kept */
+	bool configured;   /* any server of this family exists */
+	bool last_healthy; /* set below is the last healthy one, kept */
 	struct gslb_route_set route; /* n = selectable candidates */
-	knot_rdata_t **rdata;     /* route.n single-address RDATA, in order */
-	uint32_t *cumweight;      /* weighted: running sums */
+	knot_rdata_t **rdata; /* route.n single-address RDATA, in order */
+	uint32_t *cumweight;  /* weighted: running sums */
 };
 
 struct snap_domain {
 	uint32_t ttl;
 	uint32_t max_records;
 	enum gslb_algorithm algorithm;
-	_Atomic uint64_t rr_counter; /* carried over from the previous snapshot */
+	_Atomic uint64_t
+		rr_counter; /* carried over from the previous snapshot */
 	struct snap_family fam[2];
 };
 
@@ -52,7 +53,7 @@ struct snap_node {
 	uint32_t hash;
 	const struct snap_zone *zone;
 	struct snap_domain *domain; /* a load-balanced name, or NULL */
-	knot_rrset_t host[2];       /* in-zone nameserver A / AAAA, may be empty */
+	knot_rrset_t host[2]; /* in-zone nameserver A / AAAA, may be empty */
 	bool apex;
 };
 
@@ -77,9 +78,8 @@ struct snapshot {
  * snapshot_free().
  */
 int snapshot_build(const struct gslb_config *cfg,
-		   const struct gslb_registry *reg,
-		   const struct snapshot *prev, uint64_t generation,
-		   struct snapshot **out) GSLB_WARN_UNUSED;
+		   const struct gslb_registry *reg, const struct snapshot *prev,
+		   uint64_t generation, struct snapshot **out) GSLB_WARN_UNUSED;
 
 void snapshot_free(struct snapshot *snap);
 

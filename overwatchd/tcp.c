@@ -20,9 +20,9 @@
 #include "log.h"
 #include "server.h"
 
-#define TCP_BACKLOG     128
-#define TCP_MSG_MAX     65535
-#define TICK_MS         100
+#define TCP_BACKLOG 128
+#define TCP_MSG_MAX 65535
+#define TICK_MS     100
 /* A client that does not read its answers stops being read from. */
 #define OUTPUT_HIGH_WATER (256 * 1024)
 
@@ -122,8 +122,8 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	struct bufferevent *bev = bufferevent_socket_new(
-		t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev =
+		bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		evutil_closesocket(fd);
 		return;
@@ -214,8 +214,8 @@ int tcp_start(struct server *srv)
 	if (t->tick == NULL || event_add(t->tick, &tick) != 0) {
 		return GSLB_ENOMEM;
 	}
-	int ret = pthread_create(&srv->threads[srv->n_threads], NULL,
-				 tcp_main, t);
+	int ret = pthread_create(&srv->threads[srv->n_threads], NULL, tcp_main,
+				 t);
 	if (ret != 0) {
 		return -ret;
 	}

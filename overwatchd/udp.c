@@ -151,10 +151,9 @@ static void *udp_main(void *arg)
 		unsigned count = 0;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *h = &w->in[i].msg_hdr;
-			size_t len = answer_query(&w->ctx, snap, w->in_buf[i],
-						  w->in[i].msg_len,
-						  w->out_buf[count], UDP_OUT,
-						  false);
+			size_t len = answer_query(
+				&w->ctx, snap, w->in_buf[i], w->in[i].msg_len,
+				w->out_buf[count], UDP_OUT, false);
 			if (len == 0) {
 				continue;
 			}
@@ -166,10 +165,9 @@ static void *udp_main(void *arg)
 			o->msg_iov = &w->out_iov[count];
 			o->msg_iovlen = 1;
 			o->msg_flags = 0;
-			o->msg_controllen = w->pktinfo
-						    ? reply_cmsg(h,
-								 w->out_cmsg[count])
-						    : 0;
+			o->msg_controllen =
+				w->pktinfo ? reply_cmsg(h, w->out_cmsg[count])
+					   : 0;
 			o->msg_control = o->msg_controllen > 0
 						 ? w->out_cmsg[count]
 						 : NULL;
@@ -203,7 +201,8 @@ int udp_start(struct server *srv)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct udp_worker *w = &srv->udp[i];
-		const struct gslb_sockaddr *sa = &dns->listen[i % dns->n_listen];
+		const struct gslb_sockaddr *sa =
+			&dns->listen[i % dns->n_listen];
 		w->srv = srv;
 		w->reader = &srv->readers[srv->n_readers++];
 		w->fd = udp_socket(sa, &w->pktinfo);

@@ -73,8 +73,8 @@ static void fixture_up(bool last_healthy)
 	chmod(fx.path, 0600);
 
 	struct gslb_config_errors errs = { 0 };
-	int ret = gslb_config_load(fx.path, GSLB_MODE_OVERWATCH, &fx.cfg,
-				   &errs);
+	int ret =
+		gslb_config_load(fx.path, GSLB_MODE_OVERWATCH, &fx.cfg, &errs);
 	for (size_t i = 0; i < errs.n; i++) {
 		fprintf(stderr, "%s\n", errs.msgs[i]);
 	}
@@ -163,10 +163,10 @@ static const char *answer_addr(const knot_pkt_t *r)
 {
 	static char buf[GSLB_IP_STRLEN];
 	ck_assert_uint_eq(count(r, KNOT_ANSWER), 1);
-	const knot_rrset_t *rr = knot_pkt_rr(knot_pkt_section(r, KNOT_ANSWER),
-					     0);
+	const knot_rrset_t *rr =
+		knot_pkt_rr(knot_pkt_section(r, KNOT_ANSWER), 0);
 	struct gslb_ip ip = { .family = rr->type == KNOT_RRTYPE_A ? AF_INET
-								   : AF_INET6 };
+								  : AF_INET6 };
 	memcpy(ip.addr, rr->rrs.rdata->data, rr->rrs.rdata->len);
 	return gslb_ip_format(&ip, buf);
 }
