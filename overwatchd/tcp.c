@@ -26,6 +26,13 @@
 /* A client that does not read its answers stops being read from. */
 #define OUTPUT_HIGH_WATER (256 * 1024)
 
+struct tcp_conn {
+	struct tcp_server *t;
+	struct bufferevent *bev;
+	struct tcp_conn *prev;
+	struct tcp_conn *next;
+};
+
 struct tcp_server {
 	struct server *srv;
 	struct reader *reader;
@@ -34,6 +41,7 @@ struct tcp_server {
 	size_t n_listeners;
 	struct event *tick;
 	struct answer_ctx ctx;
+	struct tcp_conn *conns; /* open connections, freed at stop */
 	unsigned connections;
 	unsigned max_connections;
 	struct timeval idle;
@@ -41,46 +49,60 @@ struct tcp_server {
 	uint8_t answer[2 + TCP_MSG_MAX];
 };
 
-static void conn_close(struct tcp_server *t, struct bufferevent *bev)
+static void conn_close(struct tcp_conn *c)
 {
-	bufferevent_free(bev);
+	struct tcp_server *t = c->t;
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		t->conns = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	bufferevent_free(c->bev);
+	free(c);
 	t->connections--;
 }
 
+static void conn_read(struct bufferevent *bev, void *arg);
+static void conn_event(struct bufferevent *bev, short what, void *arg);
+
 static void conn_drained(struct bufferevent *bev, void *arg)
 {
-	struct tcp_server *t = arg;
-	/* Below the high-water mark again: read the next queries. */
+	/* Everything sent: read the next queries. */
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-		bufferevent_setcb(bev, NULL, NULL, NULL, t);
+		bufferevent_setcb(bev, conn_read, NULL, conn_event, arg);
 		bufferevent_enable(bev, EV_READ);
+		/* Queries may already wait in the input buffer. */
+		conn_read(bev, arg);
 	}
 }
 
 static void conn_closed_after_flush(struct bufferevent *bev, void *arg)
 {
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-		conn_close(arg, bev);
+		conn_close(arg);
 	}
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct tcp_server *t = arg;
 	if ((what & BEV_EVENT_EOF) &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
 		/* The client closed its side: finish sending, then close. */
 		bufferevent_disable(bev, EV_READ);
 		bufferevent_setcb(bev, NULL, conn_closed_after_flush,
-				  conn_event, t);
+				  conn_event, arg);
 		return;
 	}
-	conn_close(t, bev);
+	conn_close(arg);
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
 {
-	struct tcp_server *t = arg;
+	struct tcp_conn *c = arg;
+	struct tcp_server *t = c->t;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out = bufferevent_get_output(bev);
 	const struct snapshot *snap = reader_enter(t->srv);
@@ -105,7 +127,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		if (evbuffer_get_length(out) > OUTPUT_HIGH_WATER) {
 			bufferevent_disable(bev, EV_READ);
 			bufferevent_setcb(bev, conn_read, conn_drained,
-					  conn_event, t);
+					  conn_event, c);
 			break;
 		}
 	}
@@ -122,14 +144,27 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	struct tcp_conn *c = calloc(1, sizeof(*c));
 	struct bufferevent *bev =
 		bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		evutil_closesocket(fd);
+	if (c == NULL || bev == NULL) {
+		free(c);
+		if (bev != NULL) {
+			bufferevent_free(bev);
+		} else {
+			evutil_closesocket(fd);
+		}
 		return;
 	}
+	c->t = t;
+	c->bev = bev;
+	c->next = t->conns;
+	if (t->conns != NULL) {
+		t->conns->prev = c;
+	}
+	t->conns = c;
 	t->connections++;
-	bufferevent_setcb(bev, conn_read, NULL, conn_event, t);
+	bufferevent_setcb(bev, conn_read, NULL, conn_event, c);
 	bufferevent_set_timeouts(bev, &t->idle, &t->idle);
 	bufferevent_enable(bev, EV_READ);
 }
@@ -229,6 +264,9 @@ void tcp_stop(struct server *srv)
 	if (t == NULL) {
 		return;
 	}
+	while (t->conns != NULL) {
+		conn_close(t->conns);
+	}
 	for (size_t i = 0; i < t->n_listeners; i++) {
 		evconnlistener_free(t->listeners[i]);
 	}
@@ -236,7 +274,6 @@ void tcp_stop(struct server *srv)
 		event_free(t->tick);
 	}
 	if (t->base != NULL) {
-		/* Frees the connections' bufferevents still pending. */
 		event_base_free(t->base);
 	}
 	answer_ctx_clear(&t->ctx);
