@@ -177,12 +177,12 @@ static knot_rrset_t negative_soa(const struct snap_zone *z)
 static bool pick_records(struct answer_ctx *ctx, const struct snap_node *node,
 			 int f, knot_rrset_t *rr)
 {
-	struct snap_domain *d = node->domain;
-	const struct snap_family *fam = &d->fam[f];
+	const struct snap_domain *d = node->domain;
+	struct snap_family *fam = &node->domain->fam[f];
 	uint32_t idx[MAX_PICKS];
 	uint32_t k = d->max_records < MAX_PICKS ? d->max_records : MAX_PICKS;
-	uint32_t n =
-		gslb_route_pick(&fam->route, k, &d->rr_counter, &ctx->rng, idx);
+	uint32_t n = gslb_route_pick(&fam->route, k, &fam->rr_counter,
+				     &ctx->rng, idx);
 	if (n == 0) {
 		return false;
 	}

@@ -370,10 +370,13 @@ static int domain_build(struct builder *b, const struct gslb_domain *d,
 		const struct snap_node *on = snapshot_find(b->prev, node->name);
 		old = on != NULL ? on->domain : NULL;
 	}
-	atomic_init(&sd->rr_counter,
-		    old != NULL ? atomic_load_explicit(&old->rr_counter,
-						       memory_order_relaxed)
-				: 0);
+	for (int f = SNAP_V4; f <= SNAP_V6; f++) {
+		atomic_init(&sd->fam[f].rr_counter,
+			    old != NULL ? atomic_load_explicit(
+						  &old->fam[f].rr_counter,
+						  memory_order_relaxed)
+					: 0);
+	}
 
 	struct candidates c;
 	int ret = collect_candidates(b, d, &c);

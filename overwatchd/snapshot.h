@@ -30,14 +30,15 @@ struct snap_family {
 	struct gslb_route_set route; /* n = selectable candidates */
 	knot_rdata_t **rdata; /* route.n single-address RDATA, in order */
 	uint32_t *cumweight;  /* weighted: running sums */
+	/* Round-robin position; per family, so that A and AAAA queries from
+	 * dual-stack clients each rotate. Carried over across snapshots. */
+	_Atomic uint64_t rr_counter;
 };
 
 struct snap_domain {
 	uint32_t ttl;
 	uint32_t max_records;
 	enum gslb_algorithm algorithm;
-	_Atomic uint64_t
-		rr_counter; /* carried over from the previous snapshot */
 	struct snap_family fam[2];
 };
 

@@ -1,0 +1,482 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""gslb-overwatchd as a process: command line, exit codes, configuration
+checks, SIGHUP reload, stop signals, systemd notification, JSON logs."""
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import dns.exception  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+
+import gslbtest  # noqa: E402
+from gslbtest import Domain, addresses  # noqa: E402
+
+SAMPLE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "..", "..", "etc", "overwatch.yaml")
+
+NEW_SERVER = "192.0.2.14"
+NEW_DOMAIN_SERVER = "192.0.2.101"
+
+
+def changed_domains():
+    """The test config with failover.gslb.test removed, new.gslb.test
+    added, and one more server for rr.gslb.test."""
+    out = []
+    for d in gslbtest.default_domains():
+        if d.name == "failover.gslb.test":
+            continue
+        if d.name == "rr.gslb.test":
+            d.servers = d.servers + [("eu-west", NEW_SERVER, None)]
+        out.append(d)
+    out.append(Domain("new.gslb.test", "round-robin", ["us-east"],
+                      [("us-east", NEW_DOMAIN_SERVER, None)]))
+    return out
+
+
+def with_line_after(text, anchor, line):
+    """text with line inserted after the first line containing anchor;
+    returns (text, 1-based number of the inserted line)."""
+    n = gslbtest.line_of(text, anchor)
+    lines = text.splitlines()
+    lines.insert(n, line)
+    return "\n".join(lines) + "\n", n + 1
+
+
+class CommandLineTest(unittest.TestCase):
+    """Flags, exit codes and --check-config, without a running daemon."""
+
+    def setUp(self):
+        self.dir = os.path.realpath(tempfile.mkdtemp(prefix="gslb-it-cli-"))
+        self.path = os.path.join(self.dir, "overwatch.yaml")
+        self.port = gslbtest.free_port()
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, template, mode=0o600):
+        text = string.Template(template).substitute(port=self.port)
+        gslbtest.write_private(self.path, text, mode)
+        return text
+
+    def run_daemon(self, *args, timeout=30):
+        return subprocess.run(gslbtest.command(*args), capture_output=True,
+                              text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    def check(self):
+        return self.run_daemon("--check-config", "-c", self.path)
+
+    def assertInvalid(self, out, line=None, key=None):
+        text = "stdout:\n%s\nstderr:\n%s" % (out.stdout, out.stderr)
+        self.assertEqual(out.returncode, gslbtest.EX_CONFIG, text)
+        self.assertNotIn("configuration is valid", out.stdout)
+        if line is None:
+            self.assertIn(self.path, out.stderr, text)
+        else:
+            self.assertIn("%s:%d:" % (self.path, line), out.stderr, text)
+        if key is not None:
+            self.assertIn(key, out.stderr, text)
+
+    # -- --check-config ------------------------------------------------------
+
+    def test_check_config_valid(self):
+        self.write(gslbtest.config())
+        out = self.check()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("configuration is valid", out.stdout)
+        self.assertIn("2 zones, 9 domains, 2 regions", out.stdout)
+
+    def test_check_config_group_readable_is_fine(self):
+        self.write(gslbtest.config(), mode=0o640)
+        out = self.check()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("configuration is valid", out.stdout)
+
+    def test_check_config_sample_file(self):
+        if not os.path.exists(SAMPLE_CONFIG):
+            self.skipTest("etc/overwatch.yaml not found")
+        with open(SAMPLE_CONFIG) as f:
+            gslbtest.write_private(self.path, f.read())
+        out = self.check()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("configuration is valid", out.stdout)
+
+    def test_check_config_unknown_key(self):
+        text, line = with_line_after(gslbtest.config(), "  workers: 2",
+                                     "  bogus_option: 1")
+        self.write(text)
+        self.assertInvalid(self.check(), line, "dns.bogus_option")
+
+    def test_check_config_world_readable(self):
+        self.write(gslbtest.config(), mode=0o644)
+        self.assertInvalid(self.check(), key="world-readable")
+
+    def test_check_config_domain_outside_zones(self):
+        domains = gslbtest.default_domains() + [
+            Domain("app.elsewhere.example", "round-robin", ["eu-west"],
+                   [("eu-west", "192.0.2.250", None)])]
+        text = self.write(gslbtest.config(domains=domains))
+        line = gslbtest.line_of(text, "- name: app.elsewhere.example")
+        self.assertInvalid(self.check(), line, "domains[9].name")
+
+    def test_check_config_syntax_error(self):
+        text = gslbtest.config().replace("  workers: 2", "  workers: [2")
+        self.write(text)
+        out = self.check()
+        self.assertEqual(out.returncode, gslbtest.EX_CONFIG, out.stderr)
+        self.assertRegex(out.stderr, re.escape(self.path) + r":\d+:")
+
+    def test_check_config_reports_every_error(self):
+        text, line1 = with_line_after(gslbtest.config(), "  workers: 2",
+                                      "  bogus_option: 1")
+        text = text.replace("routing_algorithm: failover",
+                            "routing_algorithm: bogus-algorithm")
+        line2 = gslbtest.line_of(text, "bogus-algorithm")
+        self.write(text)
+        out = self.check()
+        self.assertInvalid(out, line1, "dns.bogus_option")
+        self.assertIn("%s:%d:" % (self.path, line2), out.stderr)
+        self.assertIn("routing_algorithm", out.stderr)
+
+    def test_check_config_missing_file(self):
+        out = self.check()  # never written
+        self.assertEqual(out.returncode, gslbtest.EX_CONFIG, out.stderr)
+        self.assertIn(self.path, out.stderr)
+
+    # -- flags -------------------------------------------------------------
+
+    def test_version(self):
+        out = self.run_daemon("--version")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("gslb-overwatchd", out.stdout)
+        self.assertRegex(out.stdout, r"libknot \d+\.\d+")
+
+    def test_help(self):
+        out = self.run_daemon("--help")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("--check-config", out.stdout)
+
+    def test_unknown_flag(self):
+        out = self.run_daemon("--no-such-flag")
+        self.assertEqual(out.returncode, gslbtest.EX_USAGE, out.stderr)
+        self.assertIn("Usage", out.stderr)
+
+    def test_unexpected_argument(self):
+        out = self.run_daemon("-c", self.path, "extra")
+        self.assertEqual(out.returncode, gslbtest.EX_USAGE, out.stderr)
+
+    # -- start-up ------------------------------------------------------------
+
+    def test_start_with_invalid_config(self):
+        text, line = with_line_after(gslbtest.config(), "  workers: 2",
+                                     "  bogus_option: 1")
+        self.write(text)
+        out = self.run_daemon("-c", self.path, timeout=gslbtest.timeout_s())
+        self.assertInvalid(out, line, "dns.bogus_option")
+        self.assertNotIn(gslbtest.READY_LINE, out.stderr)
+        q = dns.message.make_query("rr.gslb.test", "A")
+        self.assertIsNone(gslbtest.udp_exchange("127.0.0.1", self.port,
+                                                q.to_wire(), timeout=0.5))
+
+
+class ReloadTest(gslbtest.DaemonTestCase):
+    """SIGHUP: new configs apply without dropping queries, bad ones are
+    refused and the running one kept. Every test starts from the base."""
+
+    def setUp(self):
+        outcome, logged = self.daemon.reload(gslbtest.config())
+        self.assertEqual(outcome, "reloaded", "\n".join(logged))
+
+    def rr_counts(self, n, host=None):
+        counts = collections.Counter()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(n):
+                msg = self.daemon.query("rr.gslb.test", "A", sock=sock)
+                self.assertRcode(msg, "NOERROR")
+                got = addresses(msg, "A")
+                self.assertEqual(len(got), 1, str(msg))
+                counts[got[0]] += 1
+        return counts
+
+    def assertBaseConfigAnswers(self):
+        """The base config, exactly: rotation over 3, failover present,
+        new.gslb.test absent."""
+        self.assertEqual(self.rr_counts(30),
+                         {a: 10 for a in gslbtest.RR_SERVERS})
+        msg = self.daemon.query("failover.gslb.test", "A")
+        self.assertRcode(msg, "NOERROR")
+        self.assertEqual(addresses(msg, "A"), [gslbtest.FAILOVER_PRIMARY])
+        msg = self.daemon.query("new.gslb.test", "A")
+        self.assertNegative(msg, "NXDOMAIN")
+
+    def assertChangedConfigAnswers(self):
+        msg = self.daemon.query("new.gslb.test", "A")
+        self.assertRcode(msg, "NOERROR")
+        self.assertAA(msg)
+        self.assertEqual(addresses(msg, "A"), [NEW_DOMAIN_SERVER])
+        msg = self.daemon.query("failover.gslb.test", "A")
+        self.assertNegative(msg, "NXDOMAIN")
+        self.assertEqual(self.rr_counts(40),
+                         {a: 10 for a in gslbtest.RR_SERVERS + (NEW_SERVER,)})
+        # Untouched names are unaffected.
+        msg = self.daemon.query("v6only.gslb.test", "AAAA")
+        self.assertIn(addresses(msg, "AAAA")[0], gslbtest.V6ONLY_SERVERS)
+
+    def test_reload_applies_changes(self):
+        self.assertBaseConfigAnswers()
+        outcome, logged = self.daemon.reload(
+            gslbtest.config(domains=changed_domains()))
+        self.assertEqual(outcome, "reloaded", "\n".join(logged))
+        self.assertChangedConfigAnswers()
+
+    def test_reload_under_load_drops_nothing(self):
+        stop = threading.Event()
+        stats = {"udp": 0, "tcp": 0}
+        failures = []
+        allowed = set(gslbtest.RR_SERVERS) | {NEW_SERVER}
+        port = self.daemon.port
+
+        def check(msg, proto):
+            if gslbtest.rcode_text(msg) != "NOERROR":
+                failures.append("%s: %s" % (proto, gslbtest.rcode_text(msg)))
+                return
+            got = addresses(msg, "A")
+            if len(got) != 1 or got[0] not in allowed:
+                failures.append("%s: bad answer %s" % (proto, got))
+            stats[proto] += 1
+
+        def udp_loop():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                while not stop.is_set():
+                    q = dns.message.make_query("rr.gslb.test", "A")
+                    try:
+                        msg = dns.query.udp(q, "127.0.0.1", timeout=2,
+                                            port=port, sock=sock)
+                    except (dns.exception.DNSException, OSError) as e:
+                        failures.append("udp: %r" % e)
+                        continue
+                    check(msg, "udp")
+
+        def tcp_loop():
+            sock = None
+            while not stop.is_set():
+                q = dns.message.make_query("rr.gslb.test", "A")
+                try:
+                    if sock is None:
+                        sock = gslbtest.tcp_connect("127.0.0.1", port)
+                    gslbtest.tcp_send(sock, q.to_wire())
+                    wire = gslbtest.tcp_recv(sock)
+                    if wire is None:
+                        raise ConnectionError("closed by the server")
+                    msg = dns.message.from_wire(wire)
+                    if msg.id != q.id:
+                        raise ValueError("answer ID mismatch")
+                except (dns.exception.DNSException, OSError,
+                        ValueError) as e:
+                    failures.append("tcp: %r" % e)
+                    if sock is not None:
+                        sock.close()
+                    sock = None
+                    continue
+                check(msg, "tcp")
+            if sock is not None:
+                sock.close()
+
+        threads = [threading.Thread(target=udp_loop),
+                   threading.Thread(target=tcp_loop)]
+        for t in threads:
+            t.start()
+        try:
+            configs = [gslbtest.config(domains=changed_domains()),
+                       gslbtest.config()]
+            time.sleep(0.2)
+            for i in range(10):
+                outcome, logged = self.daemon.reload(configs[i % 2])
+                self.assertEqual(outcome, "reloaded", "\n".join(logged))
+                time.sleep(0.05)
+            time.sleep(0.2)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)
+        self.assertEqual(failures, [], "%d failed queries (%s answered)"
+                         % (len(failures), stats))
+        self.assertGreater(stats["udp"], 10)
+        self.assertGreater(stats["tcp"], 10)
+        # The last config written was the base one.
+        self.assertBaseConfigAnswers()
+
+    def check_rejected(self, text, mode=0o600, line=None, key=None):
+        outcome, logged = self.daemon.reload(text, mode=mode)
+        joined = "\n".join(logged)
+        self.assertEqual(outcome, "failed", joined)
+        self.assertIn("reload failed", joined)
+        path = self.daemon.config_path
+        if line is None:
+            self.assertIn(path, joined)
+        else:
+            self.assertIn("%s:%d:" % (path, line), joined)
+        if key is not None:
+            self.assertIn(key, joined)
+        self.assertTrue(self.daemon.running())
+        self.assertBaseConfigAnswers()
+        # Fixed, and signalled again: the new config applies.
+        outcome, logged = self.daemon.reload(
+            gslbtest.config(domains=changed_domains()))
+        self.assertEqual(outcome, "reloaded", "\n".join(logged))
+        self.assertChangedConfigAnswers()
+
+    def test_reload_syntax_error_keeps_running_config(self):
+        text = self.daemon.render(gslbtest.config(domains=changed_domains()))
+        text = text.replace("  workers: 2", "  workers: [2")
+        outcome, logged = self.daemon.reload(text)
+        joined = "\n".join(logged)
+        self.assertEqual(outcome, "failed", joined)
+        self.assertRegex(joined, re.escape(self.daemon.config_path) +
+                         r":\d+:")
+        self.assertBaseConfigAnswers()
+        outcome, logged = self.daemon.reload(
+            gslbtest.config(domains=changed_domains()))
+        self.assertEqual(outcome, "reloaded", "\n".join(logged))
+        self.assertChangedConfigAnswers()
+
+    def test_reload_unknown_key_keeps_running_config(self):
+        text, line = with_line_after(
+            gslbtest.config(domains=changed_domains()), "  workers: 2",
+            "  bogus_option: 1")
+        self.check_rejected(text, line=line, key="dns.bogus_option")
+
+    def test_reload_world_readable_keeps_running_config(self):
+        self.check_rejected(gslbtest.config(domains=changed_domains()),
+                            mode=0o644)
+
+
+class StopTest(unittest.TestCase):
+    """SIGTERM and SIGINT stop the daemon cleanly, exit status 0."""
+
+    def run_until(self, sig):
+        d = gslbtest.Daemon(gslbtest.config(), name="stop")
+        try:
+            d.start()
+            msg = d.query("rr.gslb.test", "A")
+            self.assertEqual(gslbtest.rcode_text(msg), "NOERROR")
+            # An idle TCP client must not hold up the stop.
+            with d.tcp_connect() as idle:
+                self.assertEqual(d.stop(sig), 0)
+                idle.settimeout(2)
+                try:
+                    self.assertEqual(idle.recv(1), b"")
+                except ConnectionResetError:
+                    pass
+            self.assertIn("stopped", d.log_lines()[-1], d.describe())
+        finally:
+            d.cleanup()
+
+    def test_sigterm(self):
+        self.run_until(signal.SIGTERM)
+
+    def test_sigint(self):
+        self.run_until(signal.SIGINT)
+
+
+class NotifySocketTest(unittest.TestCase):
+    """sd_notify: READY=1 once listening, RELOADING=1/READY=1 around a
+    reload, STOPPING=1 on the way out."""
+
+    def test_notify(self):
+        d = gslbtest.Daemon(gslbtest.config(), name="notify")
+        path = os.path.join(d.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(gslbtest.timeout_s())
+        d.extra_env["NOTIFY_SOCKET"] = path
+
+        def expect(state):
+            while True:
+                try:
+                    data = sock.recv(4096).decode()
+                except socket.timeout:
+                    self.fail("no %s on NOTIFY_SOCKET\n%s"
+                              % (state, d.describe()))
+                if state in data.split("\n"):
+                    return
+
+        try:
+            d.start(wait=False)
+            expect("READY=1")
+            # Ready means answering, at once.
+            self.assertIn(gslbtest.READY_LINE, d.log())
+            msg = d.query("rr.gslb.test", "A")
+            self.assertEqual(gslbtest.rcode_text(msg), "NOERROR")
+            outcome, _ = d.reload()
+            self.assertEqual(outcome, "reloaded")
+            expect("RELOADING=1")
+            expect("READY=1")
+            d.stop()
+            expect("STOPPING=1")
+        finally:
+            sock.close()
+            d.cleanup()
+
+
+class JsonLogTest(unittest.TestCase):
+    """logging.format: json makes every stderr line one JSON object."""
+
+    def test_json_lines(self):
+        d = gslbtest.Daemon(gslbtest.config(log_format="json"), name="json")
+        try:
+            d.start()
+            d.query("rr.gslb.test", "A")
+            # A reload error whose key needs escaping in JSON.
+            bad, _ = with_line_after(gslbtest.config(log_format="json"),
+                                     "  workers: 2", '  bad"key\\x: 1')
+            outcome, _ = d.reload(bad)
+            self.assertEqual(outcome, "failed")
+            outcome, _ = d.reload(gslbtest.config(log_format="json"))
+            self.assertEqual(outcome, "reloaded")
+            d.stop()
+            lines = d.log_lines()
+            self.assertGreaterEqual(len(lines), 4, d.describe())
+            msgs = []
+            for line in lines:
+                try:
+                    obj = json.loads(line)
+                except ValueError as e:
+                    self.fail("not JSON (%s): %r\n%s" % (e, line,
+                                                         d.describe()))
+                self.assertIsInstance(obj, dict, line)
+                for key in ("time", "level", "subsystem", "msg"):
+                    self.assertIn(key, obj, line)
+                    self.assertIsInstance(obj[key], str, line)
+                self.assertIn(obj["level"], ("debug", "info", "warn",
+                                             "error"), line)
+                self.assertRegex(obj["time"],
+                                 r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", line)
+                msgs.append(obj["msg"])
+            joined = "\n".join(msgs)
+            self.assertIn(gslbtest.READY_LINE, joined)
+            self.assertIn('bad"key\\x', joined)
+            self.assertIn("configuration reloaded", joined)
+            self.assertIn("stopped", msgs[-1])
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    gslbtest.parse_args()
+    unittest.main(verbosity=2)
