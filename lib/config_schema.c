@@ -690,6 +690,12 @@ static void decode(struct cfg_loader *ld, const struct item *it,
 		}
 		break;
 	case K_DUR_SEC:
+		/* SOA timers: plain seconds as in zone files, or a duration. */
+		if (node->kind == CFG_NODE_SCALAR && node->text[0] != '\0' &&
+		    strspn(node->text, "0123456789") == strlen(node->text)) {
+			decode_uint(ld, it, node, field, path);
+			break;
+		}
 		if (!dur_value(ld, node, path, it->name, it->min * GSLB_SEC,
 			       it->max * GSLB_SEC, &d)) {
 			break;

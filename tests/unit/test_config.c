@@ -281,7 +281,7 @@ static const char full_overwatch[] =
 	"        rname: admin@example.net\n"
 	"        serial: 2024010101\n"
 	"        refresh: 2h\n"
-	"        retry: 15m\n"
+	"        retry: 900\n"
 	"        expire: 336h\n"
 	"        minimum: 30s\n"
 	"      nameservers:\n"
