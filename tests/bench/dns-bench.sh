@@ -1,0 +1,522 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# dns-bench.sh - UDP query throughput and server CPU per query of
+# gslb-overwatchd, measured against Knot DNS (knotd) serving a static zone,
+# in one run, on loopback.
+#
+# Usage:
+#   tests/bench/dns-bench.sh [-l SECONDS] [-r ROUNDS] [-b BUILD_DIR] [--write] [--keep]
+#
+#   -l SECONDS    length of each measured dnsperf run (default 5)
+#   -r ROUNDS     interleaved rounds; every row is measured once per round and
+#                 the median of the rounds is reported (default 3)
+#   -b DIR        build directory holding overwatchd/gslb-overwatchd (default:
+#                 the current directory); $GSLB_OVERWATCHD, if set, names the
+#                 binary directly and wins over -b
+#   --write       also write the result into docs/benchmarks.md of this source
+#                 tree (only the section between the dns-bench marker comments
+#                 is replaced; the rest of the file is kept)
+#   --keep        keep the work directory (configs, logs, raw dnsperf output)
+#   -h, --help    this text
+#
+#   Example (release build, no --enable-developer, outside the source tree):
+#     mkdir -p /tmp/build && cd /tmp/build && /path/to/src/configure && make
+#     /path/to/src/tests/bench/dns-bench.sh -b /tmp/build --write
+#
+# Needs: bash, dnsperf, knotd, kdig, taskset, ss, awk; Linux /proc; 2+ CPUs
+# (with one CPU nothing is pinned and the numbers mean little). Run as root or
+# as a user that may run knotd with a private rundir (no privileged ports are
+# used). Default run time: about 75 s (4 rows x 3 rounds x 5 s + warm-ups).
+#
+# Method:
+#   * Two servers run side by side on 127.0.0.1, each on its own free port,
+#     both pinned to CPU 1 (taskset -c 1), each with ONE UDP worker thread:
+#       - knotd, configured with udp-workers/tcp-workers/background-workers: 1,
+#         serving zone gslb.test. from a zone file (SOA, NS, ns1, and app-rr,
+#         app-w, app-fo with one A record each): the reference for a static
+#         authoritative answer;
+#       - gslb-overwatchd with dns.workers: 1, logging.level: warn, DNSSEC
+#         disabled (with the acknowledgement), zone gslb.test and three names
+#         with 4 IPv4 backends each: rr.gslb.test (round-robin), w.gslb.test
+#         (weighted 100/200/300/400), fo.gslb.test (failover); every answer
+#         holds one A record (max_records defaults to 1), like knotd's.
+#     The backend addresses are loopback addresses (127.0.1-3.x) with a TCP
+#     health check of interval 1h and failure_threshold 100, so that no
+#     health checker (if the daemon runs one) can change an answer or send a
+#     packet off the machine during the run.
+#   * Answers are checked before the load (kdig): knotd's A record, the
+#     round-robin rotation, the weighted pool, the failover primary.
+#   * Load: `taskset -c 0 dnsperf -s 127.0.0.1 -p PORT -d QUERYFILE -l SECONDS
+#     -c 8 -q 100`: UDP, no EDNS (no OPT record, so DO=0), 8 clients, at most
+#     100 queries outstanding (closed loop), one name per row: knotd
+#     app-rr.gslb.test A; ours rr.gslb.test A, w.gslb.test A, fo.gslb.test A. Rows are measured in ROUNDS interleaved rounds (every row
+#     once per round) so that foreign load on the machine spreads over the
+#     rows; each row gets 1 s of unrecorded warm-up before its first run.
+#   * Server CPU: utime+stime of the server process (all its threads) from
+#     /proc/PID/stat fields 14 and 15, in clock ticks (getconf CLK_TCK), read
+#     right before and after each dnsperf run; the difference divided by the
+#     answered queries ("Queries completed") is the server CPU time per query
+#     (us/q). It stays meaningful when dnsperf, not the server, limits the
+#     rate, but it falls as the load rises (more queries per wake-up), so it
+#     compares best between rows of similar qps. The kernel's loopback
+#     delivery is charged partly to the sender, the same way for both servers.
+#   * Also reported: qps and average latency from dnsperf, lost queries, the
+#     server's and dnsperf's CPU use in % of one core (srv%, cli%; dnsperf's
+#     from bash's `time`), what bounded the rate (the side at >= 90% of its
+#     core, or "neither" when both wait on each other), the CPU used by
+#     everything else on the machine in % of all cores (oth%: noise; above
+#     10% the script warns), response size, and the server's VmRSS after the
+#     run (max over the rounds).
+#   * Traffic goes to 127.0.0.1 only. Servers and the work directory are
+#     removed on exit (trap), also on error or Ctrl-C.
+
+set -u -o pipefail
+set +m
+
+DUR=5
+ROUNDS=3
+WARM=1
+CLIENTS=8
+OUTSTANDING=100
+BUILD=.
+WRITE=0
+KEEP=0
+SRV_CPU=1
+CLI_CPU=0
+ADDR=127.0.0.1
+ZONE=gslb.test
+READY_TIMEOUT=20
+
+usage() { sed -n '/^# Usage:/,/^#   -h, --help/p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { printf 'dns-bench: %s\n' "$*" >&2; exit 1; }
+log() { printf '# %s\n' "$*" >&2; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -l) [ $# -ge 2 ] || die "-l needs a value"; DUR=$2; shift 2 ;;
+    -r) [ $# -ge 2 ] || die "-r needs a value"; ROUNDS=$2; shift 2 ;;
+    -b|--build) [ $# -ge 2 ] || die "$1 needs a value"; BUILD=$2; shift 2 ;;
+    --build=*) BUILD=${1#*=}; shift ;;
+    --write) WRITE=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; exit 64 ;;
+  esac
+done
+case "$DUR" in ''|*[!0-9]*) die "-l wants whole seconds" ;; esac
+case "$ROUNDS" in ''|*[!0-9]*) die "-r wants a number" ;; esac
+if [ "$DUR" -lt 1 ] || [ "$ROUNDS" -lt 1 ]; then die "-l and -r must be at least 1"; fi
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd) || die "cannot find the source tree"
+OURS_BIN=${GSLB_OVERWATCHD:-$BUILD/overwatchd/gslb-overwatchd}
+[ -x "$OURS_BIN" ] || die "no gslb-overwatchd at $OURS_BIN (give -b BUILD_DIR or GSLB_OVERWATCHD)"
+OURS_BIN=$(cd "$(dirname "$OURS_BIN")" && pwd)/$(basename "$OURS_BIN")
+for c in dnsperf knotd kdig taskset ss awk getconf timeout; do
+  command -v "$c" >/dev/null || die "$c is required (Debian: apt-get install dnsperf knot knot-dnsutils)"
+done
+
+NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+CLK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+PIN=1
+if [ "$NCPU" -lt 2 ]; then PIN=0; log "only $NCPU CPU: not pinning (numbers are not comparable)"; fi
+SRV_PIN=(); CLI_PIN=()
+if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c "$SRV_CPU"); CLI_PIN=(taskset -c "$CLI_CPU"); fi
+
+# ------------------------------------------------------------ cleanup
+W=""
+KNOT_PID=""
+OURS_PID=""
+# shellcheck disable=SC2317  # called from the EXIT trap
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL
+  local p=$1 i
+  [ -n "$p" ] || return 0
+  kill -TERM "$p" 2>/dev/null || return 0
+  for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+  return 0
+}
+# shellcheck disable=SC2317
+cleanup() {
+  stop_pid "$OURS_PID"; OURS_PID=""
+  stop_pid "$KNOT_PID"; KNOT_PID=""
+  if [ -n "$W" ] && [ -d "$W" ]; then
+    if [ "$KEEP" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
+  fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+
+W=$(mktemp -d /tmp/gslb-dns-bench.XXXXXX) || die "mktemp failed"
+RAW=$W/raw
+mkdir -p "$RAW" "$W/knot" "$W/ours"
+T_START=$SECONDS
+
+# ------------------------------------------------------------ helpers
+port_free() {
+  [ -z "$(ss -Hlun "sport = :$1" 2>/dev/null)" ] && [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+}
+pick_port() { # first free port from $1 upwards, skipping $2
+  local p=$1 i
+  for i in $(seq 0 200); do
+    if [ "$p" != "${2:-}" ] && port_free "$p"; then echo "$p"; return 0; fi
+    p=$((p + 1))
+  done
+  return 1
+}
+
+cpu_ticks() { # pid -> utime+stime (fields 14, 15) of the whole process
+  local line rest
+  read -r line 2>/dev/null < "/proc/$1/stat" || { echo ""; return 1; }
+  rest=${line##*) }
+  # shellcheck disable=SC2086
+  set -- $rest
+  echo $(( ${12} + ${13} ))
+}
+rss_kb() { awk '/^VmRSS:/{print $2; exit}' "/proc/$1/status" 2>/dev/null; }
+sys_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
+
+q() { # port name -> A records (one per line), kdig over UDP
+  kdig @"$ADDR" -p "$1" +notcp +retry=0 +timeout=1 +short "$2" A 2>/dev/null | grep -E '^[0-9.]+$'
+}
+
+wait_ready() { # pid port name -> 0 when the name answers with an A record
+  local pid=$1 port=$2 name=$3 t=$((SECONDS + READY_TIMEOUT))
+  while [ $SECONDS -lt $t ]; do
+    kill -0 "$pid" 2>/dev/null || return 2
+    [ -n "$(q "$port" "$name")" ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# ------------------------------------------------------------ servers
+KNOT_PORT=$(pick_port 15353) || die "no free port"
+OURS_PORT=$(pick_port $((KNOT_PORT + 1)) "$KNOT_PORT") || die "no free port"
+
+RR=(127.0.1.1 127.0.1.2 127.0.1.3 127.0.1.4)
+WT=(127.0.2.1 127.0.2.2 127.0.2.3 127.0.2.4)
+WEIGHTS=(100 200 300 400)
+FO=(127.0.3.1 127.0.3.2 127.0.3.3 127.0.3.4)
+
+cat > "$W/knot/gslb.test.zone" <<EOF
+\$ORIGIN $ZONE.
+\$TTL 30
+@       IN SOA ns1.$ZONE. hostmaster.$ZONE. 1 3600 600 1209600 60
+@       IN NS  ns1.$ZONE.
+ns1     IN A   $ADDR
+app-rr  IN A   ${RR[0]}
+app-w   IN A   ${WT[0]}
+app-fo  IN A   ${FO[0]}
+EOF
+cat > "$W/knot/knotd.conf" <<EOF
+server:
+    rundir: "$W/knot"
+    listen: $ADDR@$KNOT_PORT
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "$W/knot"
+log:
+  - target: stderr
+    any: warning
+template:
+  - id: default
+    storage: "$W/knot"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+zone:
+  - domain: $ZONE.
+    file: "$W/knot/gslb.test.zone"
+EOF
+
+ACK=""
+if [ -r "$SRC/lib/config.h" ]; then
+  ACK=$(awk '/#define GSLB_DNSSEC_ACK/{f=1; next} f{ if (match($0, /"[^"]*"/)) s = s substr($0, RSTART+1, RLENGTH-2); if ($0 !~ /\\[ \t]*$/) exit } END{print s}' "$SRC/lib/config.h")
+fi
+[ -n "$ACK" ] || ACK="I understand that disabling DNSSEC removes cryptographic authentication of DNS responses and allows DNS spoofing attacks against my zones"
+
+umask 077
+{
+  echo "# written by tests/bench/dns-bench.sh"
+  echo "mode: overwatch"
+  echo "logging:"
+  echo "  level: warn"
+  echo "  format: text"
+  echo "dns:"
+  echo "  listen_address: \"$ADDR:$OURS_PORT\""
+  echo "  workers: 1"
+  echo "  default_ttl: 30"
+  echo "  zones:"
+  echo "    - name: $ZONE"
+  echo "      nameservers:"
+  echo "        - name: ns1.$ZONE"
+  echo "          addresses: [$ADDR]"
+  echo "overwatch:"
+  echo "  identity:"
+  echo "    node_id: dns-bench"
+  echo "  data_dir: \"$W/ours\""
+  echo "  dnssec:"
+  echo "    enabled: false"
+  echo "    security_acknowledgment: \"$ACK\""
+  echo "regions:"
+  echo "  - name: bench"
+  echo "    servers:"
+  for i in 0 1 2 3; do echo "      - { address: ${RR[$i]}, port: 9, service: rr.$ZONE }"; done
+  for i in 0 1 2 3; do echo "      - { address: ${WT[$i]}, port: 9, weight: ${WEIGHTS[$i]}, service: w.$ZONE }"; done
+  for i in 0 1 2 3; do echo "      - { address: ${FO[$i]}, port: 9, service: fo.$ZONE }"; done
+  echo "    health_check: { type: tcp, interval: 1h, timeout: 1s, failure_threshold: 100 }"
+  echo "domains:"
+  echo "  - { name: rr.$ZONE, routing_algorithm: round-robin, regions: [bench] }"
+  echo "  - { name: w.$ZONE, routing_algorithm: weighted, regions: [bench] }"
+  echo "  - { name: fo.$ZONE, routing_algorithm: failover, regions: [bench] }"
+} > "$W/ours/overwatch.yaml"
+umask 022
+chmod 0600 "$W/ours/overwatch.yaml"
+
+log "knotd on $ADDR:$KNOT_PORT, gslb-overwatchd ($OURS_BIN) on $ADDR:$OURS_PORT, work dir $W"
+if ! "$OURS_BIN" --check-config -c "$W/ours/overwatch.yaml" > "$W/ours/check.log" 2>&1; then
+  cat "$W/ours/check.log" >&2
+  die "gslb-overwatchd rejects the benchmark configuration (above)"
+fi
+
+# taskset execs the server, so $! is the server's PID.
+"${SRV_PIN[@]}" knotd -c "$W/knot/knotd.conf" > "$W/knot/knotd.log" 2>&1 < /dev/null &
+KNOT_PID=$!
+"${SRV_PIN[@]}" "$OURS_BIN" -c "$W/ours/overwatch.yaml" > "$W/ours/overwatchd.log" 2>&1 < /dev/null &
+OURS_PID=$!
+
+wait_ready "$KNOT_PID" "$KNOT_PORT" "app-rr.$ZONE" || {
+  tail -20 "$W/knot/knotd.log" >&2; die "knotd did not answer app-rr.$ZONE A within ${READY_TIMEOUT}s"; }
+wait_ready "$OURS_PID" "$OURS_PORT" "rr.$ZONE" || {
+  tail -20 "$W/ours/overwatchd.log" >&2; die "gslb-overwatchd did not answer rr.$ZONE A within ${READY_TIMEOUT}s"; }
+log "both servers answer ($((SECONDS - T_START)) s)"
+
+# ------------------------------------------------------------ answer checks
+CHECKS=()
+in_list() { local x=$1 y; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
+check_name() { # label port name n expect(rr|w|fo|static) pool...
+  local label=$1 port=$2 name=$3 n=$4 kind=$5 i a bad=0 multi=0 seq=()
+  shift 5
+  for ((i = 0; i < n; i++)); do
+    a=$(q "$port" "$name")
+    [ "$(printf '%s\n' "$a" | grep -c .)" != 1 ] && multi=1
+    a=${a%%$'\n'*}
+    seq+=("${a:-none}")
+    in_list "$a" "$@" || bad=1
+  done
+  local distinct note="ok"
+  distinct=$(printf '%s\n' "${seq[@]}" | sort -u | wc -l)
+  [ $multi = 1 ] && note="NOT one A record per answer"
+  [ $bad = 1 ] && note="answer outside the expected set"
+  case "$kind" in
+    rr) [ "$note" = ok ] && [ "$distinct" -lt 4 ] && note="only $distinct of 4 backends in $n answers" ;;
+    fo|static) [ "$note" = ok ] && [ "$distinct" != 1 ] && note="answer changes ($distinct distinct)" ;;
+    w) [ "$note" = ok ] && [ "$distinct" -lt 2 ] && note="only $distinct backend in $n answers" ;;
+  esac
+  local summary
+  summary=$(printf '%s\n' "${seq[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}')
+  CHECKS+=("$label: $name A, $n queries -> $summary: $note")
+  log "check $label: $summary -> $note"
+}
+check_name "knotd"  "$KNOT_PORT" "app-rr.$ZONE" 4  static "${RR[0]}"
+check_name "ours rr" "$OURS_PORT" "rr.$ZONE"    8  rr     "${RR[@]}"
+check_name "ours w"  "$OURS_PORT" "w.$ZONE"     40 w      "${WT[@]}"
+check_name "ours fo" "$OURS_PORT" "fo.$ZONE"    8  fo     "${FO[0]}"
+
+# ------------------------------------------------------------ measurement
+ROW_LABEL=("knotd static" "ours rr" "ours w" "ours fo")
+ROW_NAME=("app-rr.$ZONE" "rr.$ZONE" "w.$ZONE" "fo.$ZONE")
+ROW_PORT=("$KNOT_PORT" "$OURS_PORT" "$OURS_PORT" "$OURS_PORT")
+ROW_PID=("$KNOT_PID" "$OURS_PID" "$OURS_PID" "$OURS_PID")
+NROWS=${#ROW_LABEL[@]}
+for ((k = 0; k < NROWS; k++)); do echo "${ROW_NAME[$k]} A" > "$W/query-$k.txt"; done
+: > "$W/runs.tsv"
+
+measure() { # row round
+  local k=$1 r=$2
+  local port=${ROW_PORT[$k]} pid=${ROW_PID[$k]} qf=$W/query-$k.txt
+  local raw=$RAW/row$k-round$r.txt
+  kill -0 "$pid" 2>/dev/null || die "${ROW_LABEL[$k]}: server (PID $pid) is gone"
+  if [ "$r" = 1 ] && [ "$WARM" -gt 0 ]; then
+    timeout $((WARM + 15)) "${CLI_PIN[@]}" dnsperf -s "$ADDR" -p "$port" -d "$qf" -l "$WARM" \
+      -c "$CLIENTS" -q "$OUTSTANDING" > /dev/null 2>&1
+  fi
+  local t0 t1 s0 s1 tf=$RAW/row$k-round$r.time wall=0 cu=0 cs=0
+  t0=$(cpu_ticks "$pid"); s0=$(sys_busy)
+  # bash's `time` gives the wall time and dnsperf's own CPU time (user, sys)
+  { TIMEFORMAT='%3R %3U %3S'; time timeout $((DUR + 15)) "${CLI_PIN[@]}" dnsperf -s "$ADDR" -p "$port" \
+      -d "$qf" -l "$DUR" -c "$CLIENTS" -q "$OUTSTANDING" > "$raw" 2>&1; } 2> "$tf"
+  s1=$(sys_busy); t1=$(cpu_ticks "$pid")
+  read -r wall cu cs < "$tf" 2>/dev/null
+  if [ -z "$t0" ] || [ -z "$t1" ]; then die "${ROW_LABEL[$k]}: server (PID $pid) died during the run"; fi
+  local rss comp lost qps lat resp rc
+  rss=$(rss_kb "$pid")
+  comp=$(awk '/Queries completed:/{print $3; exit}' "$raw")
+  lost=$(awk '/Queries lost:/{print $3; exit}' "$raw")
+  qps=$(awk '/Queries per second:/{print $4; exit}' "$raw")
+  lat=$(awk '/Average Latency \(s\):/{print $4; exit}' "$raw")
+  resp=$(awk '/Average packet size:/{print $NF; exit}' "$raw")
+  rc=$(awk -F': *' '/Response codes:/{print $2; exit}' "$raw")
+  if [ -z "$comp" ] || [ "$comp" = 0 ] || [ -z "$qps" ]; then
+    log "${ROW_LABEL[$k]} round $r: dnsperf gave no result:"; sed 's/^/#   /' "$raw" >&2
+    die "measurement failed"
+  fi
+  local rcok=1
+  case "$rc" in "NOERROR $comp (100.00%)") ;; *) rcok=0 ;; esac
+  local m
+  m=$(awk -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" -v wall="$wall" -v cu="$cu" -v cs="$cs" \
+        -v clk="$CLK" -v n="$NCPU" -v comp="$comp" -v lat="$lat" 'BEGIN {
+        srv = (t1 - t0) / clk; cli = cu + cs; if (wall <= 0) wall = 1
+        oth = ((s1 - s0) / clk - srv - cli) / (n * wall) * 100; if (oth < 0) oth = 0
+        printf "%.2f %.1f %.3f %.1f %.1f\n", srv * 1e6 / comp, srv / wall * 100, lat * 1000, oth, cli / wall * 100 }')
+  # shellcheck disable=SC2086
+  set -- $m
+  printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$r" "$qps" "$1" "$2" "$3" \
+    "${lost:-0}" "${rss:-0}" "${resp:-0}" "$4" "$rcok" "$rc" "$5" >> "$W/runs.tsv"
+  log "$(printf '%-13s round %d: qps=%s us/q=%s srv%%=%s cli%%=%s oth%%=%s lat_ms=%s lost=%s rss_kb=%s rcodes=[%s]' \
+    "${ROW_LABEL[$k]}" "$r" "$qps" "$1" "$2" "$5" "$4" "$3" "${lost:-0}" "${rss:-0}" "$rc")"
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  log "round $r/$ROUNDS"
+  for ((k = 0; k < NROWS; k++)); do measure "$k" "$r"; done
+done
+ELAPSED=$((SECONDS - T_START))
+
+# ------------------------------------------------------------ summary
+# One line per row (tab-separated): label name qps us/q ratio srv% cli% lat_ms lost rss_MB resp_B oth% rcodes
+SUMMARY=$(
+  for ((k = 0; k < NROWS; k++)); do printf '%d\t%s\t%s\n' "$k" "${ROW_LABEL[$k]}" "${ROW_NAME[$k]}"; done |
+  awk -F'\t' '
+    function med(s,   a, n, i, j, t) {
+      n = split(s, a, " ")
+      for (i = 2; i <= n; i++) { t = a[i]; j = i - 1; while (j > 0 && a[j] + 0 > t + 0) { a[j + 1] = a[j]; j-- } a[j + 1] = t }
+      if (n % 2) return a[(n + 1) / 2]
+      return (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    FILENAME != "-" {
+      k = $1; qps[k] = qps[k] " " $3; us[k] = us[k] " " $4; sp[k] = sp[k] " " $5; lat[k] = lat[k] " " $6
+      lost[k] = lost[k] " " $7; if ($8 + 0 > rss[k] + 0) rss[k] = $8; resp[k] = resp[k] " " $9
+      oth[k] = oth[k] " " $10; if ($11 != 1) bad[k] = 1; cp[k] = cp[k] " " $13
+      next
+    }
+    {
+      k = $1; u = med(us[k]); if (k == 0) base = u
+      printf "%s\t%s\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.3f\t%s\t%.1f\t%.0f\t%.0f\t%s\n", $2, $3, med(qps[k]), u,
+        (base > 0 ? u / base : 0), med(sp[k]), med(cp[k]), med(lat[k]), med(lost[k]), rss[k] / 1024,
+        med(resp[k]), med(oth[k]), ((k in bad) ? "NOT all NOERROR" : "all NOERROR")
+    }' "$W/runs.tsv" -
+)
+
+# What limited the rate: the server (its core is full), dnsperf, or neither
+# (both wait on each other: wake-up latency bound).
+limit() { awk -F'\t' '{ l = ($6 >= 90) ? "server" : ($7 >= 90) ? "dnsperf" : "neither"; print $0 "\t" l }'; }
+SUMMARY=$(printf '%s\n' "$SUMMARY" | limit)
+
+printf '\n%-13s %-17s %8s %7s %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n' \
+  row name qps us/q ratio srv% cli% limit lat_ms lost rss_MB resp_B oth% rcodes
+printf '%s\n' "$SUMMARY" | awk -F'\t' '{ printf "%-13s %-17s %8s %7s %6sx %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, $11, $12, $13 }'
+echo
+echo "Medians of $ROUNDS rounds x ${DUR}s. us/q = server CPU time (utime+stime) per answered"
+echo "query; ratio = us/q relative to knotd's; srv% / cli% = server / dnsperf CPU in % of one"
+echo "core; limit = what bounded the rate (a side at >= 90% of its core, or neither);"
+echo "oth% = CPU of everything else in % of all $NCPU cores (noise); rss = max VmRSS."
+for c in "${CHECKS[@]}"; do echo "check: $c"; done
+# Foreign load makes every number worse and the comparison unfair; say so.
+NOISY=$(printf '%s\n' "$SUMMARY" | awk -F'\t' '$12 > 10 { n++ } END { print n + 0 }')
+if [ "$NOISY" -gt 0 ]; then
+  echo "WARNING: other processes used more than 10% of the machine during $NOISY row(s) (oth%): rerun on a quiet machine."
+fi
+log "measured in $ELAPSED s"
+
+# ------------------------------------------------------------ docs/benchmarks.md
+if [ "$WRITE" = 1 ]; then
+  DOC=$SRC/docs/benchmarks.md
+  BEGIN_MARK='<!-- dns-bench:begin (generated by tests/bench/dns-bench.sh --write; edits inside are overwritten) -->'
+  END_MARK='<!-- dns-bench:end -->'
+  OURS_VER=$("$OURS_BIN" -V 2>/dev/null | head -1)
+  KNOT_VER=$(knotd -V 2>/dev/null | head -1)
+  PERF_VER=$(dnsperf -h 2>&1 | awk '/^Version/{print $2; exit}')
+  COMMIT=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if [ "$COMMIT" != unknown ] && [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no 2>/dev/null)$(git -C "$SRC" ls-files --others --exclude-standard -- lib overwatchd 2>/dev/null)" ]; then
+    COMMIT="$COMMIT + uncommitted changes"
+  fi
+  CFLAGS_USED=$(awk -F' = ' '/^(CFLAGS|GSLB_CFLAGS) = /{printf "%s%s", (n++ ? " " : ""), $2}' "$(dirname "$(dirname "$OURS_BIN")")/Makefile" 2>/dev/null)
+  MODEL=$(lscpu 2>/dev/null | awk -F': *' '/Model name/{print $2; exit}')
+  MEM=$(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+  REPRO="tests/bench/dns-bench.sh -l $DUR -r $ROUNDS -b /tmp/build-bench --write"
+  SECTION=$W/section.md
+  {
+    echo "$BEGIN_MARK"
+    echo "## DNS: gslb-overwatchd vs knotd (UDP, DO=0)"
+    echo
+    echo "Measured $(date -u +%F) on $(nproc) CPUs (${MODEL:-unknown model}), $MEM RAM, Linux $(uname -r)."
+    echo "Versions: $OURS_VER (commit $COMMIT, CFLAGS \`${CFLAGS_USED:-unknown}\`);"
+    echo "$KNOT_VER; dnsperf $PERF_VER."
+    echo
+    echo "**Method.** Both servers run at the same time on 127.0.0.1, pinned to CPU 1, each"
+    echo "with one UDP worker thread: knotd (\`udp-workers: 1\`, \`tcp-workers: 1\`,"
+    echo "\`background-workers: 1\`) serves zone gslb.test. from a zone file, and"
+    echo "gslb-overwatchd (\`dns.workers: 1\`, DNSSEC disabled, logging at warn) serves three"
+    echo "load-balanced names with 4 IPv4 backends each: round-robin, weighted"
+    echo "(100/200/300/400) and failover. Every answer holds one A record. dnsperf, pinned to"
+    echo "CPU 0, sends one name per row over UDP without EDNS (no OPT record, so DO=0; \`-c $CLIENTS -q $OUTSTANDING\`, closed"
+    echo "loop) for $DUR s per run; the four rows are measured in $ROUNDS interleaved rounds (each"
+    echo "row once per round, ${WARM} s warm-up before its first run) and the median is shown."
+    echo "Server CPU is utime+stime of the whole server process from \`/proc/PID/stat\`"
+    echo "(fields 14 and 15, in \`getconf CLK_TCK\` ticks) read before and after each run,"
+    echo "divided by the answered queries: it is the cost of one answer on one core and"
+    echo "stays meaningful when dnsperf rather than the server limits the rate. It still"
+    echo "depends on the load (the busier a worker, the more queries it handles per wake-up),"
+    echo "so it compares best between rows with similar qps and the same \"rate bound by\": the"
+    echo "side whose core was at least 90% busy, or \"neither\" when both waited on each other."
+    echo "Answers were checked with kdig before the load; every run was 100% NOERROR unless"
+    echo "the table says otherwise."
+    echo
+    echo "| row | name | qps | µs/query server CPU | ratio to knotd | server CPU % | dnsperf CPU % | rate bound by | avg latency ms | lost | RSS MB | response B |"
+    echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    printf '%s\n' "$SUMMARY" | awk -F'\t' '{
+      row = $1; sub(/^ours /, "gslb-overwatchd ", row)
+      if ($13 != "all NOERROR") row = row " (" $13 ")"
+      printf "| %s | %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s | %s |\n", row, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, $11 }'
+    echo
+    echo "Answer checks before the load:"
+    echo
+    for c in "${CHECKS[@]}"; do echo "- $c"; done | sed 's/^- ours /- gslb-overwatchd /'
+    echo
+    echo "Noise: median CPU use of everything but the server and dnsperf, in % of all"
+    echo "cores, during the runs: $(printf '%s\n' "$SUMMARY" | awk -F'\t' '{r = $1; sub(/^ours /, "gslb-overwatchd ", r); printf "%s%s %s%%", (NR > 1 ? ", " : ""), r, $12}')."
+    if [ "$NOISY" -gt 0 ]; then
+      echo
+      echo "**Warning:** other processes used more than 10% of the machine during $NOISY row(s);"
+      echo "these numbers are noisier than usual."
+    fi
+    echo
+    echo "**Reproduce** (a release build, i.e. without \`--enable-developer\`, outside the"
+    echo "source tree; the run takes about $(( NROWS * (ROUNDS * (DUR + 1) + WARM) + 5 )) s; needs dnsperf, knot and knot-dnsutils):"
+    echo
+    echo '```sh'
+    echo "mkdir -p /tmp/build-bench && cd /tmp/build-bench && /path/to/opengslb/configure && make overwatchd/gslb-overwatchd"
+    echo "cd /path/to/opengslb && $REPRO"
+    echo '```'
+    echo "$END_MARK"
+  } > "$SECTION"
+  mkdir -p "$(dirname "$DOC")"
+  if [ -f "$DOC" ] && grep -qF -- '<!-- dns-bench:begin' "$DOC" && grep -qF -- "$END_MARK" "$DOC"; then
+    awk -v sec="$SECTION" -v endm="$END_MARK" '
+      index($0, "<!-- dns-bench:begin") == 1 { while ((getline l < sec) > 0) print l; skip = 1; next }
+      skip && $0 == endm { skip = 0; next }
+      !skip { print }' "$DOC" > "$W/benchmarks.md.new"
+  elif [ -f "$DOC" ]; then
+    { cat "$DOC"; echo; cat "$SECTION"; } > "$W/benchmarks.md.new"
+  else
+    { echo "# Benchmarks"; echo; echo "Numbers measured on real machines; each section says how to reproduce it."; echo; cat "$SECTION"; } > "$W/benchmarks.md.new"
+  fi
+  cp "$W/benchmarks.md.new" "$DOC" && log "wrote $DOC"
+fi
+exit 0
