@@ -32,8 +32,8 @@ int gslb_duration_parse(const char *text, gslb_duration_t *out);
  * the trailing dot ("app.gslb.example"); the root is not allowed.
  */
 
-#define GSLB_DNSSEC_ACK                                                     \
-	"I understand that disabling DNSSEC removes cryptographic "         \
+#define GSLB_DNSSEC_ACK                                                    \
+	"I understand that disabling DNSSEC removes cryptographic "        \
 	"authentication of DNS responses and allows DNS spoofing attacks " \
 	"against my zones"
 
@@ -53,7 +53,7 @@ enum gslb_check_type {
 enum gslb_algorithm {
 	GSLB_ALG_ROUND_ROBIN = 0, /* "round-robin", "roundrobin", "rr" */
 	GSLB_ALG_WEIGHTED,        /* "weighted", "weight" */
-	GSLB_ALG_FAILOVER,        /* "failover", "active-standby", "activestandby" */
+	GSLB_ALG_FAILOVER, /* "failover", "active-standby", "activestandby" */
 };
 
 enum gslb_dnssec_algorithm {
@@ -80,12 +80,12 @@ struct gslb_health_check {
 };
 
 struct gslb_server {
-	char *address;       /* as written */
-	struct gslb_ip ip;   /* parsed; must be an IP literal */
-	uint16_t port;       /* default 80 */
-	uint32_t weight;     /* default 100; 0 = out of weighted selection */
-	char *service;       /* domain name (normalized) it serves */
-	char *host;          /* Host header / SNI for checks; NULL = none */
+	char *address;     /* as written */
+	struct gslb_ip ip; /* parsed; must be an IP literal */
+	uint16_t port;     /* default 80 */
+	uint32_t weight;   /* default 100; 0 = out of weighted selection */
+	char *service;     /* domain name (normalized) it serves */
+	char *host;        /* Host header / SNI for checks; NULL = none */
 	struct gslb_config_pos pos;
 };
 
@@ -102,9 +102,9 @@ struct gslb_domain {
 	enum gslb_algorithm algorithm; /* default round-robin */
 	char **regions;                /* names, in priority order */
 	size_t n_regions;
-	uint32_t ttl;                  /* default dns.default_ttl */
-	unsigned max_records;          /* records per answer; default 1 */
-	size_t zone;                   /* index into dns.zones (longest match) */
+	uint32_t ttl;         /* default dns.default_ttl */
+	unsigned max_records; /* records per answer; default 1 */
+	size_t zone;          /* index into dns.zones (longest match) */
 	struct gslb_config_pos pos;
 };
 
@@ -118,8 +118,8 @@ struct gslb_zone {
 	char *name;   /* normalized apex */
 	uint32_t ttl; /* TTL of SOA and NS; default 3600 */
 	struct {
-		char *mname;      /* default: first nameserver */
-		char *rname;      /* mailbox as a name; default hostmaster.<zone> */
+		char *mname; /* default: first nameserver */
+		char *rname; /* mailbox as a name; default hostmaster.<zone> */
 		uint32_t serial;  /* default: load time (seconds since epoch) */
 		uint32_t refresh; /* seconds; default 3600 */
 		uint32_t retry;   /* default 600 */
@@ -133,16 +133,16 @@ struct gslb_zone {
 };
 
 struct gslb_dns_config {
-	char *listen_address;          /* default ":53" (all addresses) */
-	struct gslb_sockaddr *listen;  /* resolved: one per socket to bind */
+	char *listen_address;         /* default ":53" (all addresses) */
+	struct gslb_sockaddr *listen; /* resolved: one per socket to bind */
 	size_t n_listen;
-	uint32_t default_ttl;          /* default 60 */
-	bool return_last_healthy;      /* default false */
+	uint32_t default_ttl;     /* default 60 */
+	bool return_last_healthy; /* default false */
 	struct gslb_zone *zones;
 	size_t n_zones;
-	unsigned workers;              /* UDP threads per address; 0 = cores */
-	uint16_t max_udp_payload;      /* EDNS UDP size we accept; default 1232 */
-	unsigned tcp_max_connections;  /* default 256 */
+	unsigned workers;         /* UDP threads per address; 0 = cores */
+	uint16_t max_udp_payload; /* EDNS UDP size we accept; default 1232 */
+	unsigned tcp_max_connections;     /* default 256 */
 	gslb_duration_t tcp_idle_timeout; /* default 10s */
 };
 
@@ -157,12 +157,13 @@ struct gslb_overwatch_config {
 	struct gslb_agent_token *agent_tokens;
 	size_t n_agent_tokens;
 	struct {
-		char *bind_address; /* default "0.0.0.0:7946" when a key is set */
+		char *bind_address; /* default "0.0.0.0:7946" when a key is set
+				     */
 		bool key_set;       /* gossip is enabled iff a key is set */
 		uint8_t key[GSLB_GOSSIP_KEY_LEN];
 	} gossip;
 	struct {
-		bool enabled;                 /* default true */
+		bool enabled;                   /* default true */
 		gslb_duration_t check_interval; /* default 30s */
 		gslb_duration_t check_timeout;  /* default 5s */
 	} validation;
@@ -171,8 +172,10 @@ struct gslb_overwatch_config {
 		gslb_duration_t remove_after; /* default 5m */
 	} stale;
 	struct {
-		bool enabled; /* default true; false needs the acknowledgement */
-		enum gslb_dnssec_algorithm algorithm; /* default ECDSAP256SHA256 */
+		bool enabled; /* default true; false needs the acknowledgement
+			       */
+		enum gslb_dnssec_algorithm
+			algorithm; /* default ECDSAP256SHA256 */
 		char **key_sync_peers;
 		size_t n_key_sync_peers;
 		gslb_duration_t key_sync_poll_interval; /* default 1h */
@@ -204,10 +207,10 @@ struct gslb_agent_config {
 		gslb_duration_t check_interval; /* default 10s */
 		double cpu_threshold;           /* percent 0..100; default 90 */
 		gslb_duration_t cpu_bleed_duration;    /* default 30s */
-		double memory_threshold;        /* percent; default 85 */
+		double memory_threshold;               /* percent; default 85 */
 		gslb_duration_t memory_bleed_duration; /* default 30s */
-		double error_rate_threshold;    /* errors per minute; default 10 */
-		gslb_duration_t error_rate_window;     /* default 60s */
+		double error_rate_threshold; /* errors per minute; default 10 */
+		gslb_duration_t error_rate_window;         /* default 60s */
 		gslb_duration_t error_rate_bleed_duration; /* default 30s */
 	} predictive;
 	struct {
@@ -236,8 +239,8 @@ struct gslb_config {
 		char *address; /* default "127.0.0.1:9090" */
 	} metrics;
 	struct {
-		bool enabled;               /* default false */
-		char *address;              /* default "127.0.0.1:8080" */
+		bool enabled;  /* default false */
+		char *address; /* default "127.0.0.1:8080" */
 		struct gslb_cidr *allowed_networks; /* default loopback */
 		size_t n_allowed_networks;
 		bool trust_proxy_headers;
