@@ -107,6 +107,10 @@ def free_port(hosts=("127.0.0.1",)):
                 for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
                     s = socket.socket(fam, kind)
                     held.append(s)
+                    if fam == socket.AF_INET6:
+                        # As the daemon binds it: "::" apart from 0.0.0.0.
+                        s.setsockopt(socket.IPPROTO_IPV6,
+                                     socket.IPV6_V6ONLY, 1)
                     s.bind((host, port))
             return port
         except OSError:

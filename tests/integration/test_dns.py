@@ -605,6 +605,30 @@ class Ipv6TransportTest(gslbtest.DaemonTestCase):
         self.assertEqual(len(addresses(msg, "AAAA")), 60)
 
 
+@unittest.skipUnless(gslbtest.ipv6_available(), "no ::1 on this host")
+class WildcardListenTest(gslbtest.DaemonTestCase):
+    """listen_address ":PORT" binds 0.0.0.0 and ::; every answer must leave
+    from the address the query was sent to, or clients drop it."""
+
+    hosts = ("0.0.0.0", "::")
+
+    @classmethod
+    def make_config(cls):
+        return gslbtest.config(listen='":$port"')
+
+    def test_answers_from_the_address_asked(self):
+        # dnspython ignores a reply from another source address, so a
+        # reply sent from the wrong one times out here.
+        for host in ("127.0.0.1", "127.0.0.2", "::1"):
+            for tcp in (False, True):
+                with self.subTest(host=host, tcp=tcp):
+                    msg = self.daemon.query("rr.gslb.test", "A", tcp=tcp,
+                                            host=host)
+                    self.assertRcode(msg, "NOERROR")
+                    self.assertIn(addresses(msg, "A")[0],
+                                  gslbtest.RR_SERVERS)
+
+
 class LimitsTest(gslbtest.DaemonTestCase):
     """dns.max_udp_payload, dns.tcp_idle_timeout, dns.tcp_max_connections
     set in the config."""
