@@ -6,11 +6,17 @@
 # in one run, on loopback.
 #
 # Usage:
-#   tests/bench/dns-bench.sh [-l SECONDS] [-r ROUNDS] [-b BUILD_DIR] [--write] [--keep]
+#   tests/bench/dns-bench.sh [-l SECONDS] [-r ROUNDS] [-Q RATE] [--no-fixed | --fixed-only]
+#                            [-b BUILD_DIR] [--write] [--keep]
 #
 #   -l SECONDS    length of each measured dnsperf run (default 5)
-#   -r ROUNDS     interleaved rounds; every row is measured once per round and
-#                 the median of the rounds is reported (default 3)
+#   -r ROUNDS     interleaved rounds; every row is measured once per round in
+#                 every mode and the median of the rounds is reported (default 3)
+#   -Q RATE       queries per second of the fixed-rate mode, the same for every
+#                 row (dnsperf -Q; default 50000)
+#   --no-fixed    measure only the closed loop (no rate limit)
+#   --fixed-only  measure only at the fixed rate
+#                 (default: both modes, interleaved, giving two tables)
 #   -b DIR        build directory holding overwatchd/gslb-overwatchd (default:
 #                 the current directory); $GSLB_OVERWATCHD, if set, names the
 #                 binary directly and wins over -b
@@ -27,7 +33,8 @@
 # Needs: bash, dnsperf, knotd, kdig, taskset, ss, awk; Linux /proc; 2+ CPUs
 # (with one CPU nothing is pinned and the numbers mean little). Run as root or
 # as a user that may run knotd with a private rundir (no privileged ports are
-# used). Default run time: about 75 s (4 rows x 3 rounds x 5 s + warm-ups).
+# used). Default run time: about 2.5 min (4 rows x 2 modes x 3 rounds x 5 s +
+# warm-ups and start-up).
 #
 # Method:
 #   * Two servers run side by side on 127.0.0.1, each on its own free port,
@@ -49,25 +56,39 @@
 #     round-robin rotation, the weighted pool, the failover primary.
 #   * Load: `taskset -c 0 dnsperf -s 127.0.0.1 -p PORT -d QUERYFILE -l SECONDS
 #     -c 8 -q 100`: UDP, no EDNS (no OPT record, so DO=0), 8 clients, at most
-#     100 queries outstanding (closed loop), one name per row: knotd
-#     app-rr.gslb.test A; ours rr.gslb.test A, w.gslb.test A, fo.gslb.test A. Rows are measured in ROUNDS interleaved rounds (every row
-#     once per round) so that foreign load on the machine spreads over the
-#     rows; each row gets 1 s of unrecorded warm-up before its first run.
-#   * Server CPU: utime+stime of the server process (all its threads) from
-#     /proc/PID/stat fields 14 and 15, in clock ticks (getconf CLK_TCK), read
-#     right before and after each dnsperf run; the difference divided by the
-#     answered queries ("Queries completed") is the server CPU time per query
-#     (us/q). It stays meaningful when dnsperf, not the server, limits the
-#     rate, but it falls as the load rises (more queries per wake-up), so it
-#     compares best between rows of similar qps. The kernel's loopback
-#     delivery is charged partly to the sender, the same way for both servers.
+#     100 queries outstanding, one name per row: knotd app-rr.gslb.test A;
+#     ours rr.gslb.test A, w.gslb.test A, fo.gslb.test A. Two modes:
+#       - closed loop: no rate limit; each server runs at its own rate, so the
+#         rows are measured under different loads;
+#       - fixed rate: the same plus `-Q RATE`, the same rate for every row, so
+#         both servers are measured at the same load.
+#     Every row is measured in every mode in ROUNDS interleaved rounds (each
+#     row and mode once per round) so that foreign load on the machine
+#     spreads over the rows; each row gets 1 s of unrecorded warm-up before
+#     its first run.
+#   * Server CPU: utime (user) and stime (sys) of the server process (all its
+#     threads) from /proc/PID/stat fields 14 and 15, in clock ticks (getconf
+#     CLK_TCK), read right before and after each dnsperf run; each difference
+#     divided by the answered queries ("Queries completed") is the server's
+#     user / sys CPU time per query, their sum the total (us/q). It stays
+#     meaningful when dnsperf, not the server, limits the rate, but it falls
+#     as the load rises (more queries per wake-up and per system call), so in
+#     the closed loop it compares rows of different load; the fixed-rate mode
+#     compares at equal load. With tick-based CPU accounting the kernel splits
+#     the run time into user and sys by sampling at the timer tick, so the
+#     split (user above all, the smaller part) is noisier than the total; the
+#     user and sys shown are those of the run(s) whose total is the median,
+#     so they add up to it. On loopback the sender's system call also
+#     delivers the packet to the receiving socket, so a server's sys time
+#     includes delivering its answers to dnsperf, the same way for both.
 #   * Also reported: qps and average latency from dnsperf, lost queries, the
 #     server's and dnsperf's CPU use in % of one core (srv%, cli%; dnsperf's
-#     from bash's `time`), what bounded the rate (the side at >= 90% of its
-#     core, or "neither" when both wait on each other), the CPU used by
-#     everything else on the machine in % of all cores (oth%: noise; above
-#     10% the script warns), response size, and the server's VmRSS after the
-#     run (max over the rounds).
+#     from bash's `time`), what bounded the rate (-Q when the fixed rate was
+#     reached, else the side at >= 90% of its core, or "neither" when both
+#     wait on each other; a fixed-rate row below 97% of RATE is warned
+#     about), the CPU used by everything else on the machine in % of all
+#     cores (oth%: noise; above 10% the script warns), response size, and the
+#     server's VmRSS after the run (max over the rounds and modes).
 #   * Traffic goes to 127.0.0.1 only. Servers and the work directory are
 #     removed on exit (trap), also on error or Ctrl-C.
 
@@ -79,6 +100,8 @@ ROUNDS=3
 WARM=1
 CLIENTS=8
 OUTSTANDING=100
+RATE=50000
+MODES=(closed fixed)
 BUILD=.
 WRITE=0
 KEEP=0
@@ -96,6 +119,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -l) [ $# -ge 2 ] || die "-l needs a value"; DUR=$2; shift 2 ;;
     -r) [ $# -ge 2 ] || die "-r needs a value"; ROUNDS=$2; shift 2 ;;
+    -Q) [ $# -ge 2 ] || die "-Q needs a value"; RATE=$2; shift 2 ;;
+    --no-fixed) [ "${MODES[*]}" = fixed ] && die "--no-fixed and --fixed-only exclude each other"; MODES=(closed); shift ;;
+    --fixed-only) [ "${MODES[*]}" = closed ] && die "--no-fixed and --fixed-only exclude each other"; MODES=(fixed); shift ;;
     -b|--build) [ $# -ge 2 ] || die "$1 needs a value"; BUILD=$2; shift 2 ;;
     --build=*) BUILD=${1#*=}; shift ;;
     --write) WRITE=1; shift ;;
@@ -106,7 +132,8 @@ while [ $# -gt 0 ]; do
 done
 case "$DUR" in ''|*[!0-9]*) die "-l wants whole seconds" ;; esac
 case "$ROUNDS" in ''|*[!0-9]*) die "-r wants a number" ;; esac
-if [ "$DUR" -lt 1 ] || [ "$ROUNDS" -lt 1 ]; then die "-l and -r must be at least 1"; fi
+case "$RATE" in ''|*[!0-9]*) die "-Q wants queries per second (a whole number)" ;; esac
+if [ "$DUR" -lt 1 ] || [ "$ROUNDS" -lt 1 ] || [ "$RATE" -lt 1 ]; then die "-l, -r and -Q must be at least 1"; fi
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd) || die "cannot find the source tree"
 OURS_BIN=${GSLB_OVERWATCHD:-$BUILD/overwatchd/gslb-overwatchd}
@@ -167,13 +194,13 @@ pick_port() { # first free port from $1 upwards, skipping $2
   return 1
 }
 
-cpu_ticks() { # pid -> utime+stime (fields 14, 15) of the whole process
+cpu_ticks() { # pid -> "utime stime" (fields 14, 15) of the whole process
   local line rest
   read -r line 2>/dev/null < "/proc/$1/stat" || { echo ""; return 1; }
   rest=${line##*) }
   # shellcheck disable=SC2086
   set -- $rest
-  echo $(( ${12} + ${13} ))
+  echo "${12} ${13}"
 }
 rss_kb() { awk '/^VmRSS:/{print $2; exit}' "/proc/$1/status" 2>/dev/null; }
 sys_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
@@ -336,21 +363,24 @@ ROW_PID=("$KNOT_PID" "$OURS_PID" "$OURS_PID" "$OURS_PID")
 NROWS=${#ROW_LABEL[@]}
 for ((k = 0; k < NROWS; k++)); do echo "${ROW_NAME[$k]} A" > "$W/query-$k.txt"; done
 : > "$W/runs.tsv"
+WARMED=()
 
-measure() { # row round
-  local k=$1 r=$2
+measure() { # mode(closed|fixed) row round
+  local mode=$1 k=$2 r=$3
   local port=${ROW_PORT[$k]} pid=${ROW_PID[$k]} qf=$W/query-$k.txt
-  local raw=$RAW/row$k-round$r.txt
+  local raw=$RAW/$mode-row$k-round$r.txt rate=()
+  [ "$mode" = fixed ] && rate=(-Q "$RATE")
   kill -0 "$pid" 2>/dev/null || die "${ROW_LABEL[$k]}: server (PID $pid) is gone"
-  if [ "$r" = 1 ] && [ "$WARM" -gt 0 ]; then
+  if [ -z "${WARMED[$k]:-}" ] && [ "$WARM" -gt 0 ]; then
     timeout $((WARM + 15)) "${CLI_PIN[@]}" dnsperf -s "$ADDR" -p "$port" -d "$qf" -l "$WARM" \
       -c "$CLIENTS" -q "$OUTSTANDING" > /dev/null 2>&1
   fi
-  local t0 t1 s0 s1 tf=$RAW/row$k-round$r.time wall=0 cu=0 cs=0
+  WARMED[k]=1
+  local t0 t1 s0 s1 tf=$RAW/$mode-row$k-round$r.time wall=0 cu=0 cs=0
   t0=$(cpu_ticks "$pid"); s0=$(sys_busy)
   # bash's `time` gives the wall time and dnsperf's own CPU time (user, sys)
   { TIMEFORMAT='%3R %3U %3S'; time timeout $((DUR + 15)) "${CLI_PIN[@]}" dnsperf -s "$ADDR" -p "$port" \
-      -d "$qf" -l "$DUR" -c "$CLIENTS" -q "$OUTSTANDING" > "$raw" 2>&1; } 2> "$tf"
+      -d "$qf" -l "$DUR" -c "$CLIENTS" -q "$OUTSTANDING" "${rate[@]}" > "$raw" 2>&1; } 2> "$tf"
   s1=$(sys_busy); t1=$(cpu_ticks "$pid")
   read -r wall cu cs < "$tf" 2>/dev/null
   if [ -z "$t0" ] || [ -z "$t1" ]; then die "${ROW_LABEL[$k]}: server (PID $pid) died during the run"; fi
@@ -363,36 +393,50 @@ measure() { # row round
   resp=$(awk '/Average packet size:/{print $NF; exit}' "$raw")
   rc=$(awk -F': *' '/Response codes:/{print $2; exit}' "$raw")
   if [ -z "$comp" ] || [ "$comp" = 0 ] || [ -z "$qps" ]; then
-    log "${ROW_LABEL[$k]} round $r: dnsperf gave no result:"; sed 's/^/#   /' "$raw" >&2
+    log "${ROW_LABEL[$k]} $mode round $r: dnsperf gave no result:"; sed 's/^/#   /' "$raw" >&2
     die "measurement failed"
   fi
   local rcok=1
   case "$rc" in "NOERROR $comp (100.00%)") ;; *) rcok=0 ;; esac
   local m
+  # t0/t1 are "utime stime"; awk splits them
   m=$(awk -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" -v wall="$wall" -v cu="$cu" -v cs="$cs" \
         -v clk="$CLK" -v n="$NCPU" -v comp="$comp" -v lat="$lat" 'BEGIN {
-        srv = (t1 - t0) / clk; cli = cu + cs; if (wall <= 0) wall = 1
+        split(t0, a, " "); split(t1, b, " ")
+        usr = (b[1] - a[1]) / clk; sys = (b[2] - a[2]) / clk; srv = usr + sys; cli = cu + cs; if (wall <= 0) wall = 1
         oth = ((s1 - s0) / clk - srv - cli) / (n * wall) * 100; if (oth < 0) oth = 0
-        printf "%.2f %.1f %.3f %.1f %.1f\n", srv * 1e6 / comp, srv / wall * 100, lat * 1000, oth, cli / wall * 100 }')
+        printf "%.3f %.1f %.3f %.1f %.1f %.3f %.3f\n", srv * 1e6 / comp, srv / wall * 100, lat * 1000, oth,
+          cli / wall * 100, usr * 1e6 / comp, sys * 1e6 / comp }')
   # shellcheck disable=SC2086
   set -- $m
-  printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$r" "$qps" "$1" "$2" "$3" \
-    "${lost:-0}" "${rss:-0}" "${resp:-0}" "$4" "$rcok" "$rc" "$5" >> "$W/runs.tsv"
-  log "$(printf '%-13s round %d: qps=%s us/q=%s srv%%=%s cli%%=%s oth%%=%s lat_ms=%s lost=%s rss_kb=%s rcodes=[%s]' \
-    "${ROW_LABEL[$k]}" "$r" "$qps" "$1" "$2" "$5" "$4" "$3" "${lost:-0}" "${rss:-0}" "$rc")"
+  # runs.tsv: mode row round qps us/q srv% lat_ms lost rss_kb resp_B oth% rcok rcodes cli% user_us/q sys_us/q
+  printf '%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$k" "$r" "$qps" "$1" "$2" "$3" \
+    "${lost:-0}" "${rss:-0}" "${resp:-0}" "$4" "$rcok" "$rc" "$5" "$6" "$7" >> "$W/runs.tsv"
+  log "$(printf '%-13s %-6s round %d: qps=%s us/q=%s (user %s, sys %s) srv%%=%s cli%%=%s oth%%=%s lat_ms=%s lost=%s rss_kb=%s rcodes=[%s]' \
+    "${ROW_LABEL[$k]}" "$mode" "$r" "$qps" "$1" "$6" "$7" "$2" "$5" "$4" "$3" "${lost:-0}" "${rss:-0}" "$rc")"
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
   log "round $r/$ROUNDS"
-  for ((k = 0; k < NROWS; k++)); do measure "$k" "$r"; done
+  for mode in "${MODES[@]}"; do
+    for ((k = 0; k < NROWS; k++)); do measure "$mode" "$k" "$r"; done
+  done
 done
 ELAPSED=$((SECONDS - T_START))
 
 # ------------------------------------------------------------ summary
-# One line per row (tab-separated): label name qps us/q ratio srv% cli% lat_ms lost rss_MB resp_B oth% rcodes
-SUMMARY=$(
+# summarize MODE: one line per row (tab-separated):
+#   1 label  2 name  3 qps  4 us/q  5 user_us/q  6 sys_us/q  7 ratio  8 srv%  9 cli%
+#   10 lat_ms  11 lost  12 rss_MB  13 resp_B  14 oth%  15 rcodes  16 limit
+# Medians over the rounds; user and sys come from the run(s) whose total is the
+# median (the mean of the two middle runs for an even count), so they add up
+# to the total. ratio = total us/q relative to knotd's in the same mode.
+# limit = what bounded the rate: "-Q" when a fixed-rate run reached 97% of
+# RATE, else the server (its core is full), dnsperf, or neither (both wait on
+# each other: wake-up latency bound).
+summarize() {
   for ((k = 0; k < NROWS; k++)); do printf '%d\t%s\t%s\n' "$k" "${ROW_LABEL[$k]}" "${ROW_NAME[$k]}"; done |
-  awk -F'\t' '
+  awk -F'\t' -v mode="$1" -v rate="$RATE" '
     function med(s,   a, n, i, j, t) {
       n = split(s, a, " ")
       for (i = 2; i <= n; i++) { t = a[i]; j = i - 1; while (j > 0 && a[j] + 0 > t + 0) { a[j + 1] = a[j]; j-- } a[j + 1] = t }
@@ -400,37 +444,62 @@ SUMMARY=$(
       return (a[n / 2] + a[n / 2 + 1]) / 2
     }
     FILENAME != "-" {
-      k = $1; qps[k] = qps[k] " " $3; us[k] = us[k] " " $4; sp[k] = sp[k] " " $5; lat[k] = lat[k] " " $6
-      lost[k] = lost[k] " " $7; if ($8 + 0 > rss[k] + 0) rss[k] = $8; resp[k] = resp[k] " " $9
-      oth[k] = oth[k] " " $10; if ($11 != 1) bad[k] = 1; cp[k] = cp[k] " " $13
+      if ($1 != mode) next
+      k = $2; qps[k] = qps[k] " " $4; sp[k] = sp[k] " " $6; lat[k] = lat[k] " " $7
+      lost[k] = lost[k] " " $8; if ($9 + 0 > rss[k] + 0) rss[k] = $9; resp[k] = resp[k] " " $10
+      oth[k] = oth[k] " " $11; if ($12 != 1) bad[k] = 1; cp[k] = cp[k] " " $14
+      i = ++cnt[k]; T[k, i] = $5; U[k, i] = $15; S[k, i] = $16
       next
     }
     {
-      k = $1; u = med(us[k]); if (k == 0) base = u
-      printf "%s\t%s\t%.0f\t%.2f\t%.2f\t%.0f\t%.0f\t%.3f\t%s\t%.1f\t%.0f\t%.0f\t%s\n", $2, $3, med(qps[k]), u,
-        (base > 0 ? u / base : 0), med(sp[k]), med(cp[k]), med(lat[k]), med(lost[k]), rss[k] / 1024,
-        med(resp[k]), med(oth[k]), ((k in bad) ? "NOT all NOERROR" : "all NOERROR")
+      k = $1; n = cnt[k]
+      for (i = 1; i <= n; i++) idx[i] = i
+      for (i = 2; i <= n; i++) { t = idx[i]; j = i - 1; while (j > 0 && T[k, idx[j]] + 0 > T[k, t] + 0) { idx[j + 1] = idx[j]; j-- } idx[j + 1] = t }
+      if (n % 2) { a = b = idx[(n + 1) / 2] } else { a = idx[n / 2]; b = idx[n / 2 + 1] }
+      tot = (T[k, a] + T[k, b]) / 2; usr = (U[k, a] + U[k, b]) / 2; sys = (S[k, a] + S[k, b]) / 2
+      if (k == 0) base = tot
+      q = med(qps[k]); s = med(sp[k]); c = med(cp[k])
+      l = (mode == "fixed" && q >= 0.97 * rate) ? "-Q" : (s >= 90) ? "server" : (c >= 90) ? "dnsperf" : "neither"
+      printf "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.3f\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\n", $2, $3, q, tot, usr, sys,
+        (base > 0 ? tot / base : 0), s, c, med(lat[k]), med(lost[k]), rss[k] / 1024,
+        med(resp[k]), med(oth[k]), ((k in bad) ? "NOT all NOERROR" : "all NOERROR"), l
     }' "$W/runs.tsv" -
-)
+}
+declare -A SUMMARY=()
+for mode in "${MODES[@]}"; do SUMMARY[$mode]=$(summarize "$mode"); done
 
-# What limited the rate: the server (its core is full), dnsperf, or neither
-# (both wait on each other: wake-up latency bound).
-limit() { awk -F'\t' '{ l = ($6 >= 90) ? "server" : ($7 >= 90) ? "dnsperf" : "neither"; print $0 "\t" l }'; }
-SUMMARY=$(printf '%s\n' "$SUMMARY" | limit)
-
-printf '\n%-13s %-17s %8s %7s %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n' \
-  row name qps us/q ratio srv% cli% limit lat_ms lost rss_MB resp_B oth% rcodes
-printf '%s\n' "$SUMMARY" | awk -F'\t' '{ printf "%-13s %-17s %8s %7s %6sx %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, $11, $12, $13 }'
+mode_title() {
+  case "$1" in
+    closed) echo "closed loop (-c $CLIENTS -q $OUTSTANDING, no rate limit: each server at its own rate)" ;;
+    fixed) echo "fixed rate (-c $CLIENTS -q $OUTSTANDING -Q $RATE: every row at the same rate)" ;;
+  esac
+}
+for mode in "${MODES[@]}"; do
+  printf '\n%s\n' "$(mode_title "$mode")"
+  printf '%-13s %-17s %8s %7s %9s %8s %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n' \
+    row name qps us/q user_us/q sys_us/q ratio srv% cli% limit lat_ms lost rss_MB resp_B oth% rcodes
+  printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '{ printf "%-13s %-17s %8s %7s %9s %8s %6sx %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $16, $10, $11, $12, $13, $14, $15 }'
+done
 echo
-echo "Medians of $ROUNDS rounds x ${DUR}s. us/q = server CPU time (utime+stime) per answered"
-echo "query; ratio = us/q relative to knotd's; srv% / cli% = server / dnsperf CPU in % of one"
-echo "core; limit = what bounded the rate (a side at >= 90% of its core, or neither);"
-echo "oth% = CPU of everything else in % of all $NCPU cores (noise); rss = max VmRSS."
+echo "Medians of $ROUNDS rounds x ${DUR}s. us/q = server CPU time per answered query"
+echo "(utime+stime), user_us/q + sys_us/q its split into user space and kernel (from the"
+echo "median run); ratio = us/q relative to knotd's in the same table; srv% / cli% ="
+echo "server / dnsperf CPU in % of one core; limit = what bounded the rate (-Q: the fixed"
+echo "rate was reached; else a side at >= 90% of its core, or neither); oth% = CPU of"
+echo "everything else in % of all $NCPU cores (noise); rss = max VmRSS."
 for c in "${CHECKS[@]}"; do echo "check: $c"; done
 # Foreign load makes every number worse and the comparison unfair; say so.
-NOISY=$(printf '%s\n' "$SUMMARY" | awk -F'\t' '$12 > 10 { n++ } END { print n + 0 }')
+NOISY=0
+SHORT=0
+for mode in "${MODES[@]}"; do
+  NOISY=$((NOISY + $(printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '$14 > 10 { n++ } END { print n + 0 }')))
+  [ "$mode" = fixed ] && SHORT=$(printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '$16 != "-Q" { n++ } END { print n + 0 }')
+done
 if [ "$NOISY" -gt 0 ]; then
   echo "WARNING: other processes used more than 10% of the machine during $NOISY row(s) (oth%): rerun on a quiet machine."
+fi
+if [ "$SHORT" -gt 0 ]; then
+  echo "WARNING: $SHORT row(s) of the fixed-rate table stayed below 97% of -Q $RATE: not an equal-load comparison; rerun with a lower -Q."
 fi
 log "measured in $ELAPSED s"
 
@@ -449,8 +518,44 @@ if [ "$WRITE" = 1 ]; then
   CFLAGS_USED=$(awk -F' = ' '/^(CFLAGS|GSLB_CFLAGS) = /{printf "%s%s", (n++ ? " " : ""), $2}' "$(dirname "$(dirname "$OURS_BIN")")/Makefile" 2>/dev/null)
   MODEL=$(lscpu 2>/dev/null | awk -F': *' '/Model name/{print $2; exit}')
   MEM=$(awk '/MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-  REPRO="tests/bench/dns-bench.sh -l $DUR -r $ROUNDS -b /tmp/build-bench --write"
+  REPRO="tests/bench/dns-bench.sh -l $DUR -r $ROUNDS -Q $RATE"
+  [ "${MODES[*]}" = closed ] && REPRO="$REPRO --no-fixed"
+  [ "${MODES[*]}" = fixed ] && REPRO="$REPRO --fixed-only"
+  REPRO="$REPRO -b /tmp/build-bench --write"
   SECTION=$W/section.md
+  md_table() { # mode
+    echo "| row | name | qps | server CPU µs/q | user µs/q | sys µs/q | ratio to knotd (total) | server CPU % | dnsperf CPU % | rate bound by | avg latency ms | lost | RSS MB | response B |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    printf '%s\n' "${SUMMARY[$1]}" | awk -F'\t' '{
+      row = $1; sub(/^ours /, "gslb-overwatchd ", row)
+      if ($15 != "all NOERROR") row = row " (" $15 ")"
+      printf "| %s | %s | %s | %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s | %s |\n", row, $2, $3, $4, $5, $6, $7, $8, $9, $16, $10, $11, $12, $13 }'
+  }
+  # sys share of the total per row, lowest and highest over all tables
+  SYS_SHARE=$(for mode in "${MODES[@]}"; do printf '%s\n' "${SUMMARY[$mode]}"; done |
+    awk -F'\t' '$4 > 0 { p = $6 / $4 * 100; if (n++ == 0 || p < lo) lo = p; if (n == 1 || p > hi) hi = p }
+      END { if (n) printf "%.0f %.0f\n", lo, hi }')
+  read -r SYS_LO SYS_HI <<< "${SYS_SHARE:-0 0}"
+  HAVE_CLOSED=0; HAVE_FIXED=0
+  for mode in "${MODES[@]}"; do
+    [ "$mode" = closed ] && HAVE_CLOSED=1
+    [ "$mode" = fixed ] && HAVE_FIXED=1
+  done
+  if [ "$HAVE_CLOSED" = 1 ] && [ "$HAVE_FIXED" = 1 ]; then
+    MODE_TEXT="in two modes: closed loop (no rate limit: each answer lets the next query
+go, so each server runs at its own rate) and fixed rate (\`-Q $RATE\`: dnsperf sends
+at most $RATE queries per second, the same for every row, so both servers work at
+the same load). Every row is measured in both modes in $ROUNDS interleaved rounds (each
+row and mode once per round"
+  elif [ "$HAVE_CLOSED" = 1 ]; then
+    MODE_TEXT="in a closed loop (no rate limit: each answer lets the next query go, so
+each server runs at its own rate). The four rows are measured in $ROUNDS interleaved
+rounds (each row once per round"
+  else
+    MODE_TEXT="at a fixed rate (\`-Q $RATE\`: dnsperf sends at most $RATE queries per
+second, the same for every row, so both servers work at the same load). The four rows
+are measured in $ROUNDS interleaved rounds (each row once per round"
+  fi
   {
     echo "$BEGIN_MARK"
     echo "## DNS: gslb-overwatchd vs knotd (UDP, DO=0)"
@@ -465,32 +570,71 @@ if [ "$WRITE" = 1 ]; then
     echo "gslb-overwatchd (\`dns.workers: 1\`, DNSSEC disabled, logging at warn) serves three"
     echo "load-balanced names with 4 IPv4 backends each: round-robin, weighted"
     echo "(100/200/300/400) and failover. Every answer holds one A record. dnsperf, pinned to"
-    echo "CPU 0, sends one name per row over UDP without EDNS (no OPT record, so DO=0; \`-c $CLIENTS -q $OUTSTANDING\`, closed"
-    echo "loop) for $DUR s per run; the four rows are measured in $ROUNDS interleaved rounds (each"
-    echo "row once per round, ${WARM} s warm-up before its first run) and the median is shown."
-    echo "Server CPU is utime+stime of the whole server process from \`/proc/PID/stat\`"
-    echo "(fields 14 and 15, in \`getconf CLK_TCK\` ticks) read before and after each run,"
-    echo "divided by the answered queries: it is the cost of one answer on one core and"
-    echo "stays meaningful when dnsperf rather than the server limits the rate. It still"
-    echo "depends on the load (the busier a worker, the more queries it handles per wake-up),"
-    echo "so it compares best between rows with similar qps and the same \"rate bound by\": the"
-    echo "side whose core was at least 90% busy, or \"neither\" when both waited on each other."
+    echo "CPU 0, sends one name per row over UDP without EDNS (no OPT record, so DO=0) with"
+    echo "\`-c $CLIENTS -q $OUTSTANDING\` ($CLIENTS clients, at most $OUTSTANDING queries outstanding) for $DUR s per run,"
+    echo "$MODE_TEXT,"
+    echo "${WARM} s warm-up before a row's first run) and the median is shown."
+    echo "Server CPU is the CPU time of the whole server process from \`/proc/PID/stat\`: user"
+    echo "(utime, field 14), sys (stime, field 15) and their sum, in \`getconf CLK_TCK\` ticks"
+    echo "read before and after each run and divided by the answered queries: the cost of one"
+    echo "answer on one core, in user space and in the kernel. It stays meaningful when dnsperf"
+    echo "rather than the server limits the rate, but it depends on the load (the busier a"
+    echo "worker, the more queries it handles per wake-up and per system call). With tick-based"
+    echo "CPU accounting the kernel splits run time into user and sys by sampling at the timer"
+    echo "tick, so the split, above all the smaller user part, is noisier than the total; user"
+    echo "and sys are those of the run(s) whose total is the median, so they add up to it. On"
+    echo "loopback the sender's system call also delivers the packet to the receiving socket,"
+    echo "so a server's sys time includes delivering its answers to dnsperf, for both servers"
+    echo "alike. \"Rate bound by\" is \"-Q\" when the fixed rate was reached, else the side whose"
+    echo "core was at least 90% busy, or \"neither\" when both waited on each other."
     echo "Answers were checked with kdig before the load; every run was 100% NOERROR unless"
     echo "the table says otherwise."
+    if [ "$HAVE_CLOSED" = 1 ]; then
+      echo
+      echo "**Closed loop** (\`-c $CLIENTS -q $OUTSTANDING\`, no rate limit): each server answers as fast as the loop allows, so the rows run at different rates and the CPU per query is compared under different loads."
+      echo
+      md_table closed
+    fi
+    if [ "$HAVE_FIXED" = 1 ]; then
+      echo
+      echo "**Fixed rate** (\`-c $CLIENTS -q $OUTSTANDING -Q $RATE\`): every row gets the same $RATE queries per second, so the CPU per query of the two servers is compared at equal load."
+      echo
+      md_table fixed
+    fi
+    if [ "$SHORT" -gt 0 ]; then
+      echo
+      echo "**Warning:** $SHORT row(s) of the fixed-rate table stayed below 97% of $RATE qps"
+      echo "(\"rate bound by\" is not \"-Q\"), so that table is not an equal-load comparison."
+    fi
     echo
-    echo "| row | name | qps | µs/query server CPU | ratio to knotd | server CPU % | dnsperf CPU % | rate bound by | avg latency ms | lost | RSS MB | response B |"
-    echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
-    printf '%s\n' "$SUMMARY" | awk -F'\t' '{
-      row = $1; sub(/^ours /, "gslb-overwatchd ", row)
-      if ($13 != "all NOERROR") row = row " (" $13 ")"
-      printf "| %s | %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s | %s |\n", row, $2, $3, $4, $5, $6, $7, $14, $8, $9, $10, $11 }'
+    # One sentence per line: markdown joins them into one paragraph.
+    if [ "$SYS_LO" -ge 50 ]; then
+      echo "**Reading the numbers.** Kernel time dominates: sys is $SYS_LO–$SYS_HI% of the server CPU per query in every row."
+    else
+      echo "**Reading the numbers.** Kernel time (sys) is $SYS_LO–$SYS_HI% of the server CPU per query."
+    fi
+    echo "It is spent in the UDP receive and send system calls on loopback, including the delivery of each answer to dnsperf's socket, which both servers pay alike per call."
+    echo "User time shows each server's own work: parsing the query, choosing the answer and building the response."
+    if [ "$HAVE_CLOSED" = 1 ]; then
+      echo "The closed-loop table favours the server with larger batches per system call: a server that answers later finds more queries waiting at each wake-up and receives and sends more of them per recvmmsg/sendmmsg, which lowers its sys µs/q at the cost of latency (see the average latency), and the rows run at different loads."
+    fi
+    if [ "$HAVE_FIXED" = 1 ]; then
+      echo "The fixed-rate table compares both servers at equal load; what still differs in sys µs/q there comes from how many queries each server takes per wake-up."
+    fi
     echo
     echo "Answer checks before the load:"
     echo
     for c in "${CHECKS[@]}"; do echo "- $c"; done | sed 's/^- ours /- gslb-overwatchd /'
     echo
     echo "Noise: median CPU use of everything but the server and dnsperf, in % of all"
-    echo "cores, during the runs: $(printf '%s\n' "$SUMMARY" | awk -F'\t' '{r = $1; sub(/^ours /, "gslb-overwatchd ", r); printf "%s%s %s%%", (NR > 1 ? ", " : ""), r, $12}')."
+    printf 'cores, during the runs ('
+    SEP=""
+    for mode in "${MODES[@]}"; do
+      case "$mode" in closed) printf '%sclosed loop: ' "$SEP" ;; fixed) printf '%sfixed rate: ' "$SEP" ;; esac
+      printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '{r = $1; sub(/^ours /, "gslb-overwatchd ", r); printf "%s%s %s%%", (NR > 1 ? ", " : ""), r, $14}'
+      SEP="; "
+    done
+    echo ")."
     if [ "$NOISY" -gt 0 ]; then
       echo
       echo "**Warning:** other processes used more than 10% of the machine during $NOISY row(s);"
@@ -498,7 +642,7 @@ if [ "$WRITE" = 1 ]; then
     fi
     echo
     echo "**Reproduce** (a release build, i.e. without \`--enable-developer\`, outside the"
-    echo "source tree; the run takes about $(( NROWS * (ROUNDS * (DUR + 1) + WARM) + 5 )) s; needs dnsperf, knot and knot-dnsutils):"
+    echo "source tree; this run took $ELAPSED s; needs dnsperf, knot and knot-dnsutils):"
     echo
     echo '```sh'
     echo "mkdir -p /tmp/build-bench && cd /tmp/build-bench && /path/to/opengslb/configure && make overwatchd/gslb-overwatchd"
