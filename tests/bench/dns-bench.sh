@@ -33,7 +33,7 @@
 # Needs: bash, dnsperf, knotd, kdig, taskset, ss, awk; Linux /proc; 2+ CPUs
 # (with one CPU nothing is pinned and the numbers mean little). Run as root or
 # as a user that may run knotd with a private rundir (no privileged ports are
-# used). Default run time: about 2.5 min (4 rows x 2 modes x 3 rounds x 5 s +
+# used). Default run time: about 2 min (4 rows x 2 modes x 3 rounds x 5 s +
 # warm-ups and start-up).
 #
 # Method:
@@ -585,7 +585,11 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     echo "and sys are those of the run(s) whose total is the median, so they add up to it. On"
     echo "loopback the sender's system call also delivers the packet to the receiving socket,"
     echo "so a server's sys time includes delivering its answers to dnsperf, for both servers"
-    echo "alike. \"Rate bound by\" is \"-Q\" when the fixed rate was reached, else the side whose"
+    if [ "$HAVE_FIXED" = 1 ]; then
+      echo "alike. \"Rate bound by\" is \"-Q\" when the fixed rate was reached, else the side whose"
+    else
+      echo "alike. \"Rate bound by\" is the side whose"
+    fi
     echo "core was at least 90% busy, or \"neither\" when both waited on each other."
     echo "Answers were checked with kdig before the load; every run was 100% NOERROR unless"
     echo "the table says otherwise."
