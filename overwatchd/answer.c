@@ -4,7 +4,7 @@
 #include "answer.h"
 #include "error.h"
 
-#define QUERY_ARENA  (256 * 1024) /* a 64 KiB TCP query parses within this */
+#define QUERY_ARENA  (256 * 1024) /* any real query parses within this */
 #define MAX_PICKS    64
 #define UDP_MIN_SIZE 512
 #define ECS_MAX_DATA (4 + 16)
@@ -23,7 +23,8 @@ int answer_ctx_init(struct answer_ctx *ctx, uint64_t seed)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	gslb_rng_seed(&ctx->rng, seed);
-	/* One chunk only: a query that needs more is answered SERVFAIL. */
+	/* One chunk, never grown: a message with thousands of records
+	 * fails to parse and is answered FORMERR. */
 	return arena_init(&ctx->arena, QUERY_ARENA, 1);
 }
 

@@ -324,8 +324,22 @@ static int family_build(struct builder *b, const struct gslb_domain *d,
 	uint32_t n = c->n[f];
 	fam->configured = c->configured[f];
 	fam->route.algorithm = d->algorithm;
-	if (n == 0 && fam->configured && b->cfg->dns.return_last_healthy &&
-	    prev != NULL && prev->route.n > 0) {
+
+	/* Operators hear when a name loses, or gets back, every backend. */
+	bool down = fam->configured && n == 0;
+	bool was_down = prev != NULL && prev->configured &&
+			(prev->route.n == 0 || prev->last_healthy);
+	const char *type = f == SNAP_V4 ? "A" : "AAAA";
+	bool last = down && b->cfg->dns.return_last_healthy && prev != NULL &&
+		    prev->route.n > 0;
+	if (down && !was_down) {
+		log_warn("dns", "%s %s: no healthy backend; answering %s",
+			 d->name, type,
+			 last ? "with the last healthy set" : "SERVFAIL");
+	} else if (!down && was_down) {
+		log_info("dns", "%s %s: healthy backends again", d->name, type);
+	}
+	if (last) {
 		return family_copy(b, fam, prev);
 	}
 	fam->route.n = n;
