@@ -18,35 +18,36 @@
 #include "registry.h"
 #include "snapshot.h"
 
-static const char *const BASE_CONFIG =
-	"dns:\n"
-	"  listen_address: \"127.0.0.1:5353\"\n"
-	"  return_last_healthy: %s\n"
-	"  zones: [gslb.test]\n"
-	"overwatch:\n"
-	"  dnssec:\n"
-	"    enabled: false\n"
-	"    security_acknowledgment: \"" GSLB_DNSSEC_ACK "\"\n"
-	"regions:\n"
-	"  - name: primary\n"
-	"    servers:\n"
-	"      - { address: 192.0.2.1, service: fo.gslb.test }\n"
-	"      - { address: 192.0.2.11, weight: 0, service: w.gslb.test }\n"
-	"      - { address: 192.0.2.12, weight: 5, service: w.gslb.test }\n"
-	"      - { address: 192.0.2.21, service: rr.gslb.test }\n"
-	"      - { address: 192.0.2.22, service: rr.gslb.test }\n"
-	"      - { address: 192.0.2.23, service: rr.gslb.test }\n"
-	"  - name: backup\n"
-	"    servers:\n"
-	"      - { address: 192.0.2.2, service: fo.gslb.test }\n"
-	"      - { address: 2001:db8::2, service: fo.gslb.test }\n"
-	"domains:\n"
-	"  - { name: fo.gslb.test, routing_algorithm: failover,"
-	" regions: [primary, backup] }\n"
-	"  - { name: w.gslb.test, routing_algorithm: weighted,"
-	" regions: [primary] }\n"
-	"  - { name: rr.gslb.test, regions: [primary] }\n"
-	"  - { name: x.y.deep.gslb.test, regions: [primary] }\n";
+/* A printf format: %s is dns.return_last_healthy. */
+#define BASE_CONFIG                                                          \
+	"dns:\n"                                                             \
+	"  listen_address: \"127.0.0.1:5353\"\n"                             \
+	"  return_last_healthy: %s\n"                                        \
+	"  zones: [gslb.test]\n"                                             \
+	"overwatch:\n"                                                       \
+	"  dnssec:\n"                                                        \
+	"    enabled: false\n"                                               \
+	"    security_acknowledgment: \"" GSLB_DNSSEC_ACK "\"\n"             \
+	"regions:\n"                                                         \
+	"  - name: primary\n"                                                \
+	"    servers:\n"                                                     \
+	"      - { address: 192.0.2.1, service: fo.gslb.test }\n"            \
+	"      - { address: 192.0.2.11, weight: 0, service: w.gslb.test }\n" \
+	"      - { address: 192.0.2.12, weight: 5, service: w.gslb.test }\n" \
+	"      - { address: 192.0.2.21, service: rr.gslb.test }\n"           \
+	"      - { address: 192.0.2.22, service: rr.gslb.test }\n"           \
+	"      - { address: 192.0.2.23, service: rr.gslb.test }\n"           \
+	"  - name: backup\n"                                                 \
+	"    servers:\n"                                                     \
+	"      - { address: 192.0.2.2, service: fo.gslb.test }\n"            \
+	"      - { address: 2001:db8::2, service: fo.gslb.test }\n"          \
+	"domains:\n"                                                         \
+	"  - { name: fo.gslb.test, routing_algorithm: failover,"             \
+	" regions: [primary, backup] }\n"                                    \
+	"  - { name: w.gslb.test, routing_algorithm: weighted,"              \
+	" regions: [primary] }\n"                                            \
+	"  - { name: rr.gslb.test, regions: [primary] }\n"                   \
+	"  - { name: x.y.deep.gslb.test, regions: [primary] }\n"
 
 struct fixture {
 	char dir[64];
