@@ -198,9 +198,12 @@ static int start_dns(struct server *srv)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int ret = udp_start(srv);
+	/* TCP first: its listener, without SO_REUSEPORT, fails when another
+	 * instance holds the port, before any UDP socket could join that
+	 * instance's SO_REUSEPORT group and take a share of its queries. */
+	int ret = tcp_start(srv);
 	if (ret == GSLB_EOK) {
-		ret = tcp_start(srv);
+		ret = udp_start(srv);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;

@@ -394,6 +394,26 @@ class StopTest(unittest.TestCase):
         self.run_until(signal.SIGINT)
 
 
+class PortInUseTest(gslbtest.DaemonTestCase):
+    """A second overwatch on the port of a running one must fail, not
+    quietly take a share of its queries through SO_REUSEPORT."""
+
+    def test_second_instance_refused(self):
+        out = subprocess.run(gslbtest.command("-c", self.daemon.config_path),
+                             capture_output=True, text=True,
+                             timeout=gslbtest.timeout_s(),
+                             stdin=subprocess.DEVNULL)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("Address already in use", out.stderr)
+        self.assertNotIn(gslbtest.READY_LINE, out.stderr)
+        # The first one still answers every query itself.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(20):
+                msg = self.daemon.query("rr.gslb.test", "A", sock=sock)
+                self.assertEqual(gslbtest.rcode_text(msg), "NOERROR")
+        self.assertTrue(self.daemon.running())
+
+
 class NotifySocketTest(unittest.TestCase):
     """sd_notify: READY=1 once listening, RELOADING=1/READY=1 around a
     reload, STOPPING=1 on the way out."""
