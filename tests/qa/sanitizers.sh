@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite built with AddressSanitizer and UndefinedBehavior-
+# Sanitizer, in a scratch build directory: any report fails a test (the
+# daemon aborts, or exits non-zero on a leak, and the tests see it).
+#   tests/qa/sanitizers.sh [BUILD_DIR]
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$(mktemp -d /tmp/opengslb-asan.XXXXXX)}
+[ -x "$src/configure" ] || (cd "$src" && autoreconf -fi)
+mkdir -p "$build" && cd "$build"
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+"$src/configure" --enable-developer CFLAGS="-g -O1 $san -fno-omit-frame-pointer" \
+	LDFLAGS="$san" >/dev/null
+make -j"$(nproc)" >/dev/null
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+make -j"$(nproc)" check
+echo "sanitizers: clean (build in $build)"
