@@ -142,6 +142,7 @@ struct gslb_dns_config {
 	size_t n_zones;
 	unsigned workers;         /* UDP threads per address; 0 = cores */
 	uint16_t max_udp_payload; /* EDNS UDP size we accept; default 1232 */
+	bool nsid; /* answer NSID (RFC 5001) with node_id; default off */
 	unsigned tcp_max_connections;     /* default 256 */
 	gslb_duration_t tcp_idle_timeout; /* default 10s */
 };

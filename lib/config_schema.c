@@ -1399,6 +1399,7 @@ static const struct item dns_items[] = {
 	UINT("workers", struct gslb_config, dns.workers, 0, 256),
 	UINT("max_udp_payload", struct gslb_config, dns.max_udp_payload, 512,
 	     4096),
+	BOOL("nsid", struct gslb_config, dns.nsid),
 	UINT("tcp_max_connections", struct gslb_config, dns.tcp_max_connections,
 	     1, 65535),
 	DUR("tcp_idle_timeout", struct gslb_config, dns.tcp_idle_timeout,

@@ -123,6 +123,12 @@ static int begin(struct answer_ctx *ctx, struct request *r,
 				 r->ecs_len, r->ecs, mm) != KNOT_EOK) {
 		return GSLB_ENOMEM;
 	}
+	if (snap->nsid != NULL &&
+	    knot_edns_get_option(qopt, KNOT_EDNS_OPTION_NSID, NULL) != NULL &&
+	    knot_edns_add_option(&r->opt, KNOT_EDNS_OPTION_NSID, snap->nsid_len,
+				 snap->nsid, mm) != KNOT_EOK) {
+		return GSLB_ENOMEM;
+	}
 	return knot_pkt_reserve(r->resp, (uint16_t)knot_edns_wire_size(
 						 &r->opt)) == KNOT_EOK
 		       ? GSLB_EOK
@@ -364,6 +370,44 @@ static size_t answer_zone(struct answer_ctx *ctx, struct request *r,
 	return finish(ctx, r, rcode);
 }
 
+/*
+ * CHAOS class: id.server and hostname.bind tell which overwatch answered
+ * (as in Knot DNS and BIND); anything else in CH is refused.
+ */
+static size_t answer_chaos(struct answer_ctx *ctx, struct request *r,
+			   const struct snapshot *snap, uint8_t *out,
+			   size_t out_max)
+{
+	static const uint8_t id_server[] = "\x02id\x06server";
+	static const uint8_t hostname_bind[] = "\x08hostname\x04"
+					       "bind";
+	const knot_dname_t *qname = knot_pkt_qname(r->q);
+	uint16_t qtype = knot_pkt_qtype(r->q);
+	bool identity = knot_dname_is_equal(qname, id_server) ||
+			knot_dname_is_equal(qname, hostname_bind);
+	if (!identity ||
+	    (qtype != KNOT_RRTYPE_TXT && qtype != KNOT_RRTYPE_ANY)) {
+		return answer_empty(ctx, r, snap, out, out_max,
+				    KNOT_RCODE_REFUSED, false);
+	}
+	if (begin(ctx, r, snap, out, out_max) != GSLB_EOK) {
+		return header_only(r->q->wire, out, KNOT_RCODE_SERVFAIL);
+	}
+	knot_wire_set_aa(r->resp->wire);
+	knot_rrset_t txt;
+	knot_rrset_init(&txt, (knot_dname_t *)qname, KNOT_RRTYPE_TXT,
+			KNOT_CLASS_CH, 0);
+	txt.rrs.count = 1;
+	txt.rrs.size = (uint32_t)knot_rdata_size(snap->identity_txt->len);
+	txt.rrs.rdata = snap->identity_txt;
+	if (knot_pkt_begin(r->resp, KNOT_ANSWER) != KNOT_EOK ||
+	    knot_pkt_put(r->resp, KNOT_COMPR_HINT_QNAME, &txt, 0) != KNOT_EOK) {
+		return answer_empty(ctx, r, snap, out, out_max,
+				    KNOT_RCODE_SERVFAIL, false);
+	}
+	return finish(ctx, r, KNOT_RCODE_NOERROR);
+}
+
 size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 		    uint8_t *query, size_t qlen, uint8_t *out, size_t out_max,
 		    bool tcp)
@@ -412,6 +456,9 @@ size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 	}
 
 	uint16_t qtype = knot_pkt_qtype(r.q);
+	if (knot_pkt_qclass(r.q) == KNOT_CLASS_CH) {
+		return answer_chaos(ctx, &r, snap, out, out_max);
+	}
 	if (knot_pkt_qclass(r.q) != KNOT_CLASS_IN) {
 		return answer_empty(ctx, &r, snap, out, out_max,
 				    KNOT_RCODE_REFUSED, false);

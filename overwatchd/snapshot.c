@@ -489,6 +489,29 @@ static int build(struct builder *b)
 	return GSLB_EOK;
 }
 
+/* The node's name as TXT RDATA (one string of at most 255 bytes). */
+static int identity_build(struct snapshot *s, const struct gslb_config *cfg)
+{
+	const char *id = cfg->overwatch.node_id;
+	size_t len = id != NULL ? strlen(id) : 0;
+	if (len > 255) {
+		len = 255;
+	}
+	uint8_t txt[256];
+	txt[0] = (uint8_t)len;
+	memcpy(txt + 1, id, len);
+	s->identity_txt = arena_alloc(&s->arena, knot_rdata_size(len + 1));
+	if (s->identity_txt == NULL) {
+		return GSLB_ENOMEM;
+	}
+	knot_rdata_init(s->identity_txt, (uint16_t)(len + 1), txt);
+	if (cfg->dns.nsid && len > 0) {
+		s->nsid = s->identity_txt->data + 1;
+		s->nsid_len = (uint16_t)len;
+	}
+	return GSLB_EOK;
+}
+
 int snapshot_build(const struct gslb_config *cfg,
 		   const struct gslb_registry *reg, const struct snapshot *prev,
 		   uint64_t generation, struct snapshot **out)
@@ -503,6 +526,10 @@ int snapshot_build(const struct gslb_config *cfg,
 	}
 	s->generation = generation;
 	s->max_udp_payload = cfg->dns.max_udp_payload;
+	if (identity_build(s, cfg) != GSLB_EOK) {
+		snapshot_free(s);
+		return GSLB_ENOMEM;
+	}
 
 	struct builder b = {
 		.snap = s,

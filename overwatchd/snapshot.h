@@ -70,6 +70,10 @@ struct snapshot {
 	uint32_t table_mask;
 
 	uint16_t max_udp_payload;
+	/* overwatch.identity.node_id, for CH TXT id.server and NSID. */
+	knot_rdata_t *identity_txt;
+	const uint8_t *nsid; /* NULL unless dns.nsid */
+	uint16_t nsid_len;
 };
 
 /*

@@ -18,6 +18,7 @@
 static const char CONFIG[] =
 	"dns:\n"
 	"  listen_address: \"127.0.0.1:53\"\n"
+	"  nsid: true\n"
 	"  zones:\n"
 	"    - name: gslb.test\n"
 	"      nameservers:\n"

@@ -329,6 +329,30 @@ class DnsTest(gslbtest.DaemonTestCase):
                               ("REFUSED", "NOTIMP"), str(msg))
                 self.assertEqual(msg.answer, [])
 
+    def test_chaos_identity(self):
+        # Which overwatch answered: the node_id, as Knot and BIND do.
+        for name in ("id.server", "HOSTNAME.bind"):
+            for tcp in (False, True):
+                with self.subTest(name=name, tcp=tcp):
+                    msg = self.daemon.query(name, "TXT", rdclass="CH",
+                                            tcp=tcp)
+                    self.assertRcode(msg, "NOERROR")
+                    self.assertEqual(len(msg.answer), 1, str(msg))
+                    rrset = msg.answer[0]
+                    self.assertEqual(rrset.rdclass, dns.rdataclass.CH)
+                    self.assertEqual(str(rrset.name), name + ".")
+                    self.assertEqual(rrset[0].strings,
+                                     (b"integration-test",))
+        # Not with IN data, and not for other types.
+        msg = self.daemon.query("id.server", "A", rdclass="CH")
+        self.assertRcode(msg, "REFUSED")
+
+    def test_nsid_off_by_default(self):
+        msg = self.daemon.query("rr.gslb.test", "A", use_edns=0,
+                                options=[dns.edns.GenericOption(3, b"")])
+        self.assertRcode(msg, "NOERROR")
+        self.assertEqual([o for o in msg.options if o.otype == 3], [])
+
     def test_any_gives_one_rrset(self):
         msg = self.daemon.query("rr.gslb.test", "ANY")
         self.assertRcode(msg, "NOERROR")
@@ -636,8 +660,19 @@ class LimitsTest(gslbtest.DaemonTestCase):
     @classmethod
     def make_config(cls):
         return gslbtest.config(dns_extra=("max_udp_payload: 4096",
+                                          "nsid: true",
                                           "tcp_idle_timeout: 1s",
                                           "tcp_max_connections: 2"))
+
+    def test_nsid_when_enabled(self):
+        msg = self.daemon.query("rr.gslb.test", "A", use_edns=0,
+                                options=[dns.edns.GenericOption(3, b"")])
+        nsid = [o for o in msg.options if o.otype == 3]
+        self.assertEqual(len(nsid), 1, str(msg))
+        self.assertEqual(nsid[0].to_wire(), b"integration-test")
+        # Only when asked for.
+        msg = self.daemon.query("rr.gslb.test", "A", use_edns=0)
+        self.assertEqual([o for o in msg.options if o.otype == 3], [])
 
     def test_larger_udp_payload(self):
         # 60 AAAA records (about 1.7 kB) fit in 4096 but not in 1232.

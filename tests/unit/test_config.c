@@ -270,6 +270,7 @@ static const char full_overwatch[] =
 	"  return_last_healthy: true\n"
 	"  workers: 4\n"
 	"  max_udp_payload: 1400\n"
+	"  nsid: yes\n"
 	"  tcp_max_connections: 100\n"
 	"  tcp_idle_timeout: 2s\n"
 	"  zones:\n"
@@ -396,6 +397,7 @@ START_TEST(full_overwatch_config)
 	ck_assert(dns->return_last_healthy);
 	ck_assert_uint_eq(dns->workers, 4);
 	ck_assert_uint_eq(dns->max_udp_payload, 1400);
+	ck_assert(dns->nsid);
 	ck_assert_uint_eq(dns->tcp_max_connections, 100);
 	ck_assert_int_eq(dns->tcp_idle_timeout, 2 * GSLB_SEC);
 
@@ -411,7 +413,7 @@ START_TEST(full_overwatch_config)
 	assert_ip(&z->nameservers[0].addrs[0], "127.0.0.1");
 	assert_ip(&z->nameservers[0].addrs[1], "::1");
 	ck_assert_str_eq(z->pos.file, tpath("main.yaml"));
-	ck_assert_uint_eq(z->pos.line, 22);
+	ck_assert_uint_eq(z->pos.line, 23);
 	z = &dns->zones[1];
 	ck_assert_str_eq(z->name, "gslb.example.net");
 	ck_assert_uint_eq(z->ttl, 600);
@@ -439,7 +441,7 @@ START_TEST(full_overwatch_config)
 	ck_assert_uint_eq(r->servers[0].weight, 0);
 	ck_assert_str_eq(r->servers[0].service, "app.example.com");
 	ck_assert_str_eq(r->servers[0].host, "app.internal");
-	ck_assert_uint_eq(r->servers[0].pos.line, 40);
+	ck_assert_uint_eq(r->servers[0].pos.line, 41);
 	ck_assert_uint_eq(r->servers[1].port, 80);
 	ck_assert_uint_eq(r->servers[1].weight, 100);
 	ck_assert_ptr_null(r->servers[1].host);
@@ -520,6 +522,7 @@ START_TEST(overwatch_defaults)
 	ck_assert(!c->dns.return_last_healthy);
 	ck_assert_uint_eq(c->dns.workers, 0);
 	ck_assert_uint_eq(c->dns.max_udp_payload, 1232);
+	ck_assert(!c->dns.nsid);
 	ck_assert_uint_eq(c->dns.tcp_max_connections, 256);
 	ck_assert_int_eq(c->dns.tcp_idle_timeout, 10 * GSLB_SEC);
 	const struct gslb_zone *z = &c->dns.zones[0];
