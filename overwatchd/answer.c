@@ -19,6 +19,17 @@ struct request {
 	bool tcp;
 };
 
+void answer_stats_add(struct answer_stats *sum, const struct answer_stats *src)
+{
+	sum->queries += src->queries;
+	sum->dropped += src->dropped;
+	sum->malformed += src->malformed;
+	sum->truncated += src->truncated;
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(sum->rcode); i++) {
+		sum->rcode[i] += src->rcode[i];
+	}
+}
+
 int answer_ctx_init(struct answer_ctx *ctx, uint64_t seed)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -151,7 +162,7 @@ static size_t finish(struct answer_ctx *ctx, struct request *r, uint16_t rcode)
 		}
 	}
 	knot_wire_set_rcode(resp->wire, KNOT_EDNS_RCODE_LO(rcode));
-	ctx->stats.rcode[rcode & 0xf]++;
+	ctx->stats.rcode[rcode < 32 ? rcode : 31]++;
 	return resp->size;
 }
 

@@ -21,7 +21,7 @@ struct answer_stats {
 	uint64_t dropped;   /* not answered: too short, or a response */
 	uint64_t malformed; /* answered FORMERR */
 	uint64_t truncated; /* answered with TC */
-	uint64_t rcode[16];
+	uint64_t rcode[32]; /* by (extended) RCODE; BADVERS is 16 */
 };
 
 struct answer_ctx {
@@ -29,6 +29,9 @@ struct answer_ctx {
 	struct gslb_rng rng;
 	struct answer_stats stats;
 };
+
+/* Adds the counters of src to sum. */
+void answer_stats_add(struct answer_stats *sum, const struct answer_stats *src);
 
 int answer_ctx_init(struct answer_ctx *ctx, uint64_t seed);
 void answer_ctx_clear(struct answer_ctx *ctx);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,14 +210,31 @@ static int start_dns(struct server *srv)
 	return ret;
 }
 
-static void stop_dns(struct server *srv)
+static void stop_dns(struct server *srv, bool report)
 {
 	atomic_store(&srv->stopping, true);
 	for (size_t i = 0; i < srv->n_threads; i++) {
 		pthread_join(srv->threads[i], NULL);
 	}
-	udp_stop(srv);
-	tcp_stop(srv);
+	struct answer_stats st = { 0 };
+	udp_stop(srv, &st);
+	tcp_stop(srv, &st);
+	/* Until metrics exist (issue 3), the totals go to the log. */
+	if (report) {
+		log_info("dns",
+			 "answered %" PRIu64 " of %" PRIu64
+			 " messages: NOERROR %" PRIu64 ", NXDOMAIN %" PRIu64
+			 ", SERVFAIL %" PRIu64 ", REFUSED %" PRIu64
+			 ", FORMERR %" PRIu64 ", NOTIMP %" PRIu64
+			 "; truncated %" PRIu64,
+			 st.queries - st.dropped, st.queries,
+			 st.rcode[KNOT_RCODE_NOERROR],
+			 st.rcode[KNOT_RCODE_NXDOMAIN],
+			 st.rcode[KNOT_RCODE_SERVFAIL],
+			 st.rcode[KNOT_RCODE_REFUSED],
+			 st.rcode[KNOT_RCODE_FORMERR],
+			 st.rcode[KNOT_RCODE_NOTIMPL], st.truncated);
+	}
 	free(srv->threads);
 	free(srv->readers);
 	srv->threads = NULL;
@@ -257,7 +275,7 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	}
 
 	if (start_dns(&srv) != GSLB_EOK) {
-		stop_dns(&srv);
+		stop_dns(&srv, false);
 		goto out;
 	}
 	log_listening(&srv);
@@ -265,7 +283,7 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 
 	event_base_dispatch(srv.base);
 
-	stop_dns(&srv);
+	stop_dns(&srv, true);
 	exit_code = 0;
 	log_info("main", "stopped");
 out:

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "answer.h"
 #include "config.h"
 #include "registry.h"
 #include "snapshot.h"
@@ -64,11 +65,12 @@ int server_run(const char *config_path, struct gslb_config *cfg);
 /* UDP: one socket per worker and address, SO_REUSEPORT, recvmmsg. */
 size_t udp_thread_count(const struct gslb_config *cfg);
 int udp_start(struct server *srv);
-void udp_stop(struct server *srv);
+/* Stops (after the threads have been joined); adds the counters to sum. */
+void udp_stop(struct server *srv, struct answer_stats *sum);
 
 /* TCP: one thread with its own event loop for every connection. */
 int tcp_start(struct server *srv);
-void tcp_stop(struct server *srv);
+void tcp_stop(struct server *srv, struct answer_stats *sum);
 
 /* systemd's notify socket, when NOTIFY_SOCKET is set; no-op otherwise. */
 void sd_notify_send(const char *state);

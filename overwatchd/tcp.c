@@ -258,12 +258,13 @@ int tcp_start(struct server *srv)
 	return GSLB_EOK;
 }
 
-void tcp_stop(struct server *srv)
+void tcp_stop(struct server *srv, struct answer_stats *sum)
 {
 	struct tcp_server *t = srv->tcp;
 	if (t == NULL) {
 		return;
 	}
+	answer_stats_add(sum, &t->ctx.stats);
 	while (t->conns != NULL) {
 		conn_close(t->conns);
 	}

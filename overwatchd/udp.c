@@ -231,9 +231,10 @@ int udp_start(struct server *srv)
 	return GSLB_EOK;
 }
 
-void udp_stop(struct server *srv)
+void udp_stop(struct server *srv, struct answer_stats *sum)
 {
 	for (size_t i = 0; i < srv->n_udp; i++) {
+		answer_stats_add(sum, &srv->udp[i].ctx.stats);
 		close(srv->udp[i].fd);
 		answer_ctx_clear(&srv->udp[i].ctx);
 	}

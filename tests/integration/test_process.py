@@ -375,6 +375,9 @@ class StopTest(unittest.TestCase):
             d.start()
             msg = d.query("rr.gslb.test", "A")
             self.assertEqual(gslbtest.rcode_text(msg), "NOERROR")
+            msg = d.query("nonexistent.gslb.test", "A", tcp=True)
+            self.assertEqual(gslbtest.rcode_text(msg), "NXDOMAIN")
+            d.udp_raw(b"\x00\x01\x02", timeout=0.3)  # dropped, counted
             # An idle TCP client must not hold up the stop.
             with d.tcp_connect() as idle:
                 self.assertEqual(d.stop(sig), 0)
@@ -384,6 +387,9 @@ class StopTest(unittest.TestCase):
                 except ConnectionResetError:
                     pass
             self.assertIn("stopped", d.log_lines()[-1], d.describe())
+            # The totals of what was answered, over UDP and TCP.
+            self.assertIn("answered 2 of 3 messages: NOERROR 1, "
+                          "NXDOMAIN 1,", d.log(), d.describe())
         finally:
             d.cleanup()
 
