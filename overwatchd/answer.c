@@ -23,7 +23,6 @@ void answer_stats_add(struct answer_stats *sum, const struct answer_stats *src)
 {
 	sum->queries += src->queries;
 	sum->dropped += src->dropped;
-	sum->malformed += src->malformed;
 	sum->truncated += src->truncated;
 	for (size_t i = 0; i < GSLB_ARRAY_SIZE(sum->rcode); i++) {
 		sum->rcode[i] += src->rcode[i];
@@ -437,7 +436,6 @@ size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 		return header_only(query, out, KNOT_RCODE_SERVFAIL);
 	}
 	if (knot_pkt_parse(r.q, 0) != KNOT_EOK) {
-		ctx->stats.malformed++;
 		ctx->stats.rcode[KNOT_RCODE_FORMERR]++;
 		return header_only(query, out, KNOT_RCODE_FORMERR);
 	}
@@ -455,13 +453,11 @@ size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 		const uint8_t *ecs = knot_edns_get_option(
 			qopt, KNOT_EDNS_OPTION_CLIENT_SUBNET, NULL);
 		if (ecs != NULL && !ecs_check(&r, ecs)) {
-			ctx->stats.malformed++;
 			return answer_empty(ctx, &r, snap, out, out_max,
 					    KNOT_RCODE_FORMERR, false);
 		}
 	}
 	if (knot_wire_get_qdcount(query) != 1) {
-		ctx->stats.malformed++;
 		return answer_empty(ctx, &r, snap, out, out_max,
 				    KNOT_RCODE_FORMERR, false);
 	}
@@ -476,7 +472,6 @@ size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 	}
 	switch (qtype) {
 	case KNOT_RRTYPE_OPT:
-		ctx->stats.malformed++;
 		return answer_empty(ctx, &r, snap, out, out_max,
 				    KNOT_RCODE_FORMERR, false);
 	case KNOT_RRTYPE_AXFR:

@@ -19,7 +19,6 @@
 struct answer_stats {
 	uint64_t queries;   /* datagrams or TCP messages received */
 	uint64_t dropped;   /* not answered: too short, or a response */
-	uint64_t malformed; /* answered FORMERR */
 	uint64_t truncated; /* answered with TC */
 	uint64_t rcode[32]; /* by (extended) RCODE; BADVERS is 16 */
 };

@@ -44,7 +44,6 @@ struct server {
 	struct tcp_server *tcp;
 
 	_Atomic bool stopping;
-	int exit_code;
 };
 
 /* The snapshot to answer from; the reader must later call reader_done(). */

@@ -298,9 +298,9 @@ static int family_copy(struct builder *b, struct snap_family *dst,
 {
 	uint32_t n = src->route.n;
 	dst->rdata = arena_alloc(b->arena, n * sizeof(*dst->rdata));
-	dst->cumweight = arena_memdup(b->arena, src->cumweight,
-				      n * sizeof(*dst->cumweight));
-	if (dst->rdata == NULL || dst->cumweight == NULL) {
+	uint32_t *cumweight = arena_memdup(b->arena, src->route.cumweight,
+					   n * sizeof(*cumweight));
+	if (dst->rdata == NULL || cumweight == NULL) {
 		return GSLB_ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -312,7 +312,7 @@ static int family_copy(struct builder *b, struct snap_family *dst,
 		}
 	}
 	dst->route = src->route;
-	dst->route.cumweight = dst->cumweight;
+	dst->route.cumweight = cumweight;
 	dst->last_healthy = true;
 	return GSLB_EOK;
 }
@@ -344,8 +344,8 @@ static int family_build(struct builder *b, const struct gslb_domain *d,
 	}
 	fam->route.n = n;
 	fam->rdata = arena_alloc(b->arena, (n + 1) * sizeof(*fam->rdata));
-	fam->cumweight = arena_alloc(b->arena, (n + 1) * sizeof(uint32_t));
-	if (fam->rdata == NULL || fam->cumweight == NULL) {
+	uint32_t *cumweight = arena_alloc(b->arena, (n + 1) * sizeof(uint32_t));
+	if (fam->rdata == NULL || cumweight == NULL) {
 		return GSLB_ENOMEM;
 	}
 	uint64_t sum = 0;
@@ -361,10 +361,9 @@ static int family_build(struct builder *b, const struct gslb_domain *d,
 		/* Only weighted sets reach here with weight 0 excluded; the
 		 * others never read the sums. Capped so they cannot wrap. */
 		sum += cand->weight > 0 ? cand->weight : 1;
-		fam->cumweight[i] =
-			sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+		cumweight[i] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 	}
-	fam->route.cumweight = fam->cumweight;
+	fam->route.cumweight = cumweight;
 	return GSLB_EOK;
 }
 

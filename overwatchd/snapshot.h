@@ -29,7 +29,6 @@ struct snap_family {
 	bool last_healthy; /* set below is the last healthy one, kept */
 	struct gslb_route_set route; /* n = selectable candidates */
 	knot_rdata_t **rdata; /* route.n single-address RDATA, in order */
-	uint32_t *cumweight;  /* weighted: running sums */
 	/* Round-robin position; per family, so that A and AAAA queries from
 	 * dual-stack clients each rotate. Carried over across snapshots. */
 	_Atomic uint64_t rr_counter;
