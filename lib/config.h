@@ -69,6 +69,12 @@ struct gslb_config_pos {
 	unsigned column;  /* 1-based */
 };
 
+/* HTTP status codes first..last, inclusive. */
+struct gslb_status_range {
+	uint16_t first;
+	uint16_t last;
+};
+
 struct gslb_health_check {
 	enum gslb_check_type type;  /* default http */
 	gslb_duration_t interval;   /* default 30s; at least 1s */
@@ -77,6 +83,12 @@ struct gslb_health_check {
 	char *host;                 /* Host header / SNI; NULL = none */
 	unsigned failure_threshold; /* default 3; 1..100 */
 	unsigned success_threshold; /* default 2; 1..100 */
+	/* http/https: healthy status codes; none listed = 200-299. */
+	struct gslb_status_range *expected_status;
+	size_t n_expected_status;
+	char *expected_body;   /* substring the body must hold; NULL = any */
+	char *tls_ca_file;     /* https: trusted CAs; NULL = system store */
+	bool tls_skip_verify;  /* https: accept any certificate */
 };
 
 struct gslb_server {

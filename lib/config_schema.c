@@ -910,21 +910,100 @@ static void timeout_vs_interval(struct cfg_loader *ld,
 		   dur_fmt(timeout, a), ikey, dur_fmt(interval, b));
 }
 
+/* "200", 200 or "200-299"; 0 when the text is none of those. */
+static bool parse_status_range(const char *text, struct gslb_status_range *r)
+{
+	char *end;
+	errno = 0;
+	unsigned long first = strtoul(text, &end, 10);
+	unsigned long last = first;
+	if (end == text || errno != 0) {
+		return false;
+	}
+	if (*end == '-') {
+		const char *from = end + 1;
+		last = strtoul(from, &end, 10);
+		if (end == from || errno != 0) {
+			return false;
+		}
+	}
+	if (*end != '\0' || first < 100 || last > 599 || first > last) {
+		return false;
+	}
+	r->first = (uint16_t)first;
+	r->last = (uint16_t)last;
+	return true;
+}
+
+static void fn_expected_status(struct cfg_loader *ld,
+			       const struct cfg_node *node, void *base,
+			       const char *path)
+{
+	struct gslb_health_check *hc = base;
+	char ipath[CFG_PATH_LEN];
+
+	if (!cfg_is_seq(ld, node, path,
+			"a list of status codes or ranges (200, \"200-399\")")) {
+		return;
+	}
+	free(hc->expected_status);
+	hc->expected_status = NULL;
+	hc->n_expected_status = 0;
+	for (size_t i = 0; i < node->n_kids; i++) {
+		cfg_path_idx(ipath, path, i);
+		const char *text = cfg_item_text(ld, node->kids[i], ipath,
+						 "a status code or range");
+		struct gslb_status_range r;
+		if (text == NULL) {
+			continue;
+		}
+		if (!parse_status_range(text, &r)) {
+			cfg_err_at(ld, node->kids[i], ipath,
+				   "status \"%s\": expected a code 100-599 "
+				   "or a range such as \"200-399\"",
+				   text);
+			continue;
+		}
+		struct gslb_status_range *slot = VEC_PUSH(
+			ld, hc->expected_status, hc->n_expected_status);
+		if (slot != NULL) {
+			*slot = r;
+		}
+	}
+}
+
+/* key is set in map although the check type does not use it. */
+static void unused_key(struct cfg_loader *ld, const struct cfg_node *map,
+		       const char *path, const char *key, const char *types)
+{
+	const struct cfg_node *n = cfg_map_get(map, key);
+	char kpath[CFG_PATH_LEN];
+	if (n != NULL && !cfg_node_is_null(n)) {
+		cfg_path_key(kpath, path, key);
+		cfg_err_at(ld, n, kpath, "%s is used only by %s checks", key,
+			   types);
+	}
+}
+
 static void post_check(struct cfg_loader *ld, const struct cfg_node *node,
 		       void *base, const char *path)
 {
 	struct gslb_health_check *hc = base;
-	const struct cfg_node *pnode = cfg_map_get(node, "path");
-	char kpath[CFG_PATH_LEN];
 
 	if (hc->type == GSLB_CHECK_TCP) {
-		if (pnode != NULL && !cfg_node_is_null(pnode)) {
-			cfg_path_key(kpath, path, "path");
-			cfg_err_at(
-				ld, pnode, kpath,
-				"path is used only by http and https checks");
+		static const char *const http_only[] = {
+			"path", "expected_status", "expected_body"
+		};
+		for (size_t i = 0; i < sizeof(http_only) / sizeof(*http_only);
+		     i++) {
+			unused_key(ld, node, path, http_only[i],
+				   "http and https");
 		}
 		set_str(&hc->path, NULL);
+	}
+	if (hc->type != GSLB_CHECK_HTTPS) {
+		unused_key(ld, node, path, "tls_ca_file", "https");
+		unused_key(ld, node, path, "tls_skip_verify", "https");
 	}
 	timeout_vs_interval(ld, node, path, "timeout", hc->timeout, "interval",
 			    hc->interval);
@@ -940,6 +1019,10 @@ static const struct item check_items[] = {
 	     1, 100),
 	UINT("success_threshold", struct gslb_health_check, success_threshold,
 	     1, 100),
+	FN("expected_status", 0, fn_expected_status),
+	STR("expected_body", struct gslb_health_check, expected_body),
+	PATHNAME("tls_ca_file", struct gslb_health_check, tls_ca_file),
+	BOOL("tls_skip_verify", struct gslb_health_check, tls_skip_verify),
 	END,
 };
 
@@ -957,6 +1040,9 @@ void cfg_check_clear(struct gslb_health_check *hc)
 {
 	free(hc->path);
 	free(hc->host);
+	free(hc->expected_status);
+	free(hc->expected_body);
+	free(hc->tls_ca_file);
 }
 
 /* ------------------------------------------------------------------------ */

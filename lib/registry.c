@@ -262,6 +262,7 @@ static int add_static(struct gslb_registry *reg, const struct gslb_server *srv,
 	e->b.port = srv->port;
 	e->b.weight = srv->weight;
 	e->b.source = GSLB_SOURCE_STATIC;
+	e->b.server = srv;
 	e->b.validation = GSLB_UNKNOWN;
 	e->b.override = GSLB_UNKNOWN;
 	e->b.status = gslb_backend_status(&e->b, now, reg->stale_after);
@@ -305,6 +306,7 @@ static int update_static(struct gslb_registry *reg, struct entry *e,
 		e->b.weight = srv->weight;
 		reg->generation++;
 	}
+	e->b.server = srv;
 	/* Health facts, and so the status, are not the config's business. */
 	return GSLB_EOK;
 }
@@ -407,10 +409,10 @@ bool gslb_registry_set_override(struct gslb_registry *reg,
 }
 
 bool gslb_registry_set_validation(struct gslb_registry *reg,
-				  struct gslb_backend *b, bool healthy,
-				  gslb_time_t now)
+				  struct gslb_backend *b,
+				  enum gslb_tristate healthy, gslb_time_t now)
 {
-	b->validation = healthy ? GSLB_YES : GSLB_NO;
+	b->validation = healthy;
 	b->validation_last_check = now;
 	return recompute(reg, b, now);
 }

@@ -16,11 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "netaddr.h"
 
-/* Wall-clock or monotonic nanoseconds, as the caller chooses consistently. */
-typedef int64_t gslb_time_t;
+/* Times given to the registry are monotonic (gslb_clock_mono()). */
 
 enum gslb_backend_source {
 	GSLB_SOURCE_STATIC = 0, /* from the config file */
@@ -49,6 +49,8 @@ struct gslb_backend {
 	uint32_t weight;
 	char *region;
 	enum gslb_backend_source source;
+	/* Static: the config entry, valid until the next sync_static. */
+	const struct gslb_server *server;
 
 	/* Agent claim (source agent). */
 	bool agent_healthy;
@@ -65,6 +67,8 @@ struct gslb_backend {
 	bool draining;
 
 	enum gslb_status status; /* effective, kept current by the registry */
+
+	void *check; /* the overwatch validator's check target; NULL = none */
 };
 
 /* The effective status of b at time now (stale_after: agent silence limit). */
@@ -106,9 +110,10 @@ struct gslb_backend *gslb_registry_at(const struct gslb_registry *reg,
 bool gslb_registry_set_override(struct gslb_registry *reg,
 				struct gslb_backend *b,
 				enum gslb_tristate healthy, gslb_time_t now);
+/* GSLB_UNKNOWN clears the validation fact (validation turned off). */
 bool gslb_registry_set_validation(struct gslb_registry *reg,
-				  struct gslb_backend *b, bool healthy,
-				  gslb_time_t now);
+				  struct gslb_backend *b,
+				  enum gslb_tristate healthy, gslb_time_t now);
 bool gslb_registry_set_draining(struct gslb_registry *reg,
 				struct gslb_backend *b, bool draining,
 				gslb_time_t now);

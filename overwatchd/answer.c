@@ -21,11 +21,78 @@ struct request {
 
 void answer_stats_add(struct answer_stats *sum, const struct answer_stats *src)
 {
-	sum->queries += src->queries;
-	sum->dropped += src->dropped;
-	sum->truncated += src->truncated;
-	for (size_t i = 0; i < GSLB_ARRAY_SIZE(sum->rcode); i++) {
-		sum->rcode[i] += src->rcode[i];
+	stat_add(&sum->queries, stat_get(&src->queries));
+	stat_add(&sum->dropped, stat_get(&src->dropped));
+	stat_add(&sum->truncated, stat_get(&src->truncated));
+	for (size_t t = 0; t < AQ_COUNT; t++) {
+		for (size_t r = 0; r < ANSWER_RCODES; r++) {
+			stat_add(&sum->answers[t][r],
+				 stat_get(&src->answers[t][r]));
+		}
+	}
+}
+
+uint64_t answer_stats_rcode(const struct answer_stats *st, unsigned rcode)
+{
+	uint64_t n = 0;
+	if (rcode >= ANSWER_RCODES) {
+		rcode = ANSWER_RCODES - 1;
+	}
+	for (size_t t = 0; t < AQ_COUNT; t++) {
+		n += stat_get(&st->answers[t][rcode]);
+	}
+	return n;
+}
+
+static const char *const qtype_names[AQ_COUNT] = {
+	[AQ_A] = "A",         [AQ_AAAA] = "AAAA",     [AQ_NS] = "NS",
+	[AQ_SOA] = "SOA",     [AQ_CNAME] = "CNAME",   [AQ_MX] = "MX",
+	[AQ_TXT] = "TXT",     [AQ_PTR] = "PTR",       [AQ_SRV] = "SRV",
+	[AQ_DS] = "DS",       [AQ_DNSKEY] = "DNSKEY", [AQ_CAA] = "CAA",
+	[AQ_SVCB] = "SVCB",   [AQ_HTTPS] = "HTTPS",   [AQ_ANY] = "ANY",
+	[AQ_OTHER] = "other", [AQ_NONE] = "none",
+};
+
+const char *answer_qtype_name(enum answer_qtype t)
+{
+	return t < AQ_COUNT ? qtype_names[t] : "other";
+}
+
+static enum answer_qtype qtype_bucket(uint16_t qtype)
+{
+	switch (qtype) {
+	case KNOT_RRTYPE_A:
+		return AQ_A;
+	case KNOT_RRTYPE_AAAA:
+		return AQ_AAAA;
+	case KNOT_RRTYPE_NS:
+		return AQ_NS;
+	case KNOT_RRTYPE_SOA:
+		return AQ_SOA;
+	case KNOT_RRTYPE_CNAME:
+		return AQ_CNAME;
+	case KNOT_RRTYPE_MX:
+		return AQ_MX;
+	case KNOT_RRTYPE_TXT:
+		return AQ_TXT;
+	case KNOT_RRTYPE_PTR:
+		return AQ_PTR;
+	case KNOT_RRTYPE_SRV:
+		return AQ_SRV;
+	case KNOT_RRTYPE_DS:
+		return AQ_DS;
+	case KNOT_RRTYPE_DNSKEY:
+		return AQ_DNSKEY;
+	case KNOT_RRTYPE_CAA:
+		return AQ_CAA;
+	case 64:
+		return AQ_SVCB;
+	case 65:
+		return AQ_HTTPS;
+	case KNOT_RRTYPE_ANY:
+		return AQ_ANY;
+	default:
+		return AQ_OTHER;
 	}
 }
 
@@ -161,7 +228,7 @@ static size_t finish(struct answer_ctx *ctx, struct request *r, uint16_t rcode)
 		}
 	}
 	knot_wire_set_rcode(resp->wire, KNOT_EDNS_RCODE_LO(rcode));
-	ctx->stats.rcode[rcode < 32 ? rcode : 31]++;
+	ctx->rcode = rcode;
 	return resp->size;
 }
 
@@ -202,6 +269,10 @@ static bool pick_records(struct answer_ctx *ctx, const struct snap_node *node,
 				     &ctx->rng, idx);
 	if (n == 0) {
 		return false;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		atomic_fetch_add_explicit(&fam->picks[idx[i]], 1,
+					  memory_order_relaxed);
 	}
 	knot_rrset_init(rr, node->name,
 			f == SNAP_V4 ? KNOT_RRTYPE_A : KNOT_RRTYPE_AAAA,
@@ -307,7 +378,7 @@ static size_t truncated(struct answer_ctx *ctx, struct request *r,
 			const struct snapshot *snap, uint8_t *out,
 			size_t out_max, uint16_t rcode)
 {
-	ctx->stats.truncated++;
+	stat_inc(&ctx->stats.truncated);
 	if (begin(ctx, r, snap, out, out_max) != GSLB_EOK) {
 		return header_only(r->q->wire, out, KNOT_RCODE_SERVFAIL);
 	}
@@ -418,17 +489,11 @@ static size_t answer_chaos(struct answer_ctx *ctx, struct request *r,
 	return finish(ctx, r, KNOT_RCODE_NOERROR);
 }
 
-size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
-		    uint8_t *query, size_t qlen, uint8_t *out, size_t out_max,
-		    bool tcp)
+static size_t answer_message(struct answer_ctx *ctx,
+			     const struct snapshot *snap, uint8_t *query,
+			     size_t qlen, uint8_t *out, size_t out_max,
+			     bool tcp)
 {
-	ctx->stats.queries++;
-	/* Too short to answer, or a response: answering could loop. */
-	if (qlen < KNOT_WIRE_HEADER_SIZE || knot_wire_get_qr(query) ||
-	    out_max < UDP_MIN_SIZE) {
-		ctx->stats.dropped++;
-		return 0;
-	}
 	arena_reset(&ctx->arena);
 	struct request r = { .tcp = tcp };
 	r.q = knot_pkt_new(query, (uint16_t)qlen, &ctx->arena.mm);
@@ -436,7 +501,6 @@ size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 		return header_only(query, out, KNOT_RCODE_SERVFAIL);
 	}
 	if (knot_pkt_parse(r.q, 0) != KNOT_EOK) {
-		ctx->stats.rcode[KNOT_RCODE_FORMERR]++;
 		return header_only(query, out, KNOT_RCODE_FORMERR);
 	}
 	if (knot_wire_get_opcode(query) != KNOT_OPCODE_QUERY) {
@@ -463,6 +527,7 @@ size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 	}
 
 	uint16_t qtype = knot_pkt_qtype(r.q);
+	ctx->qtype = qtype_bucket(qtype);
 	if (knot_pkt_qclass(r.q) == KNOT_CLASS_CH) {
 		return answer_chaos(ctx, &r, snap, out, out_max);
 	}
@@ -488,4 +553,33 @@ size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
 	default:
 		return answer_zone(ctx, &r, snap, out, out_max);
 	}
+}
+
+size_t answer_query(struct answer_ctx *ctx, const struct snapshot *snap,
+		    uint8_t *query, size_t qlen, uint8_t *out, size_t out_max,
+		    bool tcp)
+{
+	stat_inc(&ctx->stats.queries);
+	/* Too short to answer, or a response: answering could loop. */
+	if (qlen < KNOT_WIRE_HEADER_SIZE || knot_wire_get_qr(query) ||
+	    out_max < UDP_MIN_SIZE) {
+		stat_inc(&ctx->stats.dropped);
+		return 0;
+	}
+	ctx->qtype = AQ_NONE;
+	ctx->rcode = -1;
+	size_t len = answer_message(ctx, snap, query, qlen, out, out_max, tcp);
+	if (len == 0) {
+		stat_inc(&ctx->stats.dropped);
+		return 0;
+	}
+	/* Replies built without the packet writer carry their RCODE in the
+	 * header only. */
+	unsigned rcode = ctx->rcode >= 0 ? (unsigned)ctx->rcode
+					 : knot_wire_get_rcode(out);
+	if (rcode >= ANSWER_RCODES) {
+		rcode = ANSWER_RCODES - 1;
+	}
+	stat_inc(&ctx->stats.answers[ctx->qtype][rcode]);
+	return len;
 }

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -12,13 +13,6 @@
 #include "server.h"
 
 #define TICK_MS 100
-
-static gslb_time_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (gslb_time_t)ts.tv_sec * GSLB_SEC + ts.tv_nsec;
-}
 
 /* Frees retired snapshots that no DNS thread can still be reading. */
 static void reclaim(struct server *srv, bool all)
@@ -35,6 +29,7 @@ static void reclaim(struct server *srv, bool all)
 	for (size_t i = 0; i < srv->n_retired; i++) {
 		struct snapshot *s = srv->retired[i];
 		if (all || s->generation < oldest) {
+			metrics_fold_routing(srv->metrics, s);
 			snapshot_free(s);
 		} else {
 			srv->retired[kept++] = s;
@@ -72,6 +67,41 @@ static int publish(struct server *srv)
 	return GSLB_EOK;
 }
 
+/* Health changed: republish once the current batch of events is done, so
+ * that many results arriving together cost one rebuild. */
+static void on_health_changed(void *arg)
+{
+	struct server *srv = arg;
+	event_active(srv->publish_soon, 0, 0);
+}
+
+static void on_publish_soon(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	if (gslb_registry_generation(srv->reg) != srv->reg_generation) {
+		publish(srv);
+	}
+}
+
+void server_dns_stats(struct server *srv, struct answer_stats *sum)
+{
+	udp_stats(srv, sum);
+	tcp_stats(srv, sum);
+}
+
+void server_foreach_snapshot(struct server *srv,
+			     void (*fn)(const struct snapshot *snap, void *arg),
+			     void *arg)
+{
+	const struct snapshot *cur = atomic_load(&srv->snap);
+	if (cur != NULL) {
+		fn(cur, arg);
+	}
+	for (size_t i = 0; i < srv->n_retired; i++) {
+		fn(srv->retired[i], arg);
+	}
+}
+
 static void log_config_errors(const struct gslb_config_errors *errs)
 {
 	for (size_t i = 0; i < errs->n; i++) {
@@ -98,6 +128,21 @@ static bool listen_changed(const struct gslb_config *a,
 	return false;
 }
 
+static bool str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* Listeners of the API and metrics are bound once, at start. */
+static bool restart_changed(const struct gslb_config *a,
+			    const struct gslb_config *b)
+{
+	return a->api.enabled != b->api.enabled ||
+	       a->metrics.enabled != b->metrics.enabled ||
+	       str_differs(a->api.address, b->api.address) ||
+	       str_differs(a->metrics.address, b->metrics.address);
+}
+
 static void reload(struct server *srv)
 {
 	sd_notify_send("RELOADING=1");
@@ -113,6 +158,7 @@ static void reload(struct server *srv)
 			  "keeping the running configuration",
 			  errs.n);
 		gslb_config_errors_clear(&errs);
+		metrics_reload(srv->metrics, false);
 		sd_notify_send("READY=1");
 		return;
 	}
@@ -120,9 +166,17 @@ static void reload(struct server *srv)
 		log_warn("main", "changes to dns.listen_address, dns.workers "
 				 "and dns.tcp_* take effect after a restart");
 	}
+	if (restart_changed(srv->cfg, cfg)) {
+		log_warn("main", "changes to api.enabled, api.address, "
+				 "metrics.enabled and metrics.address take "
+				 "effect after a restart");
+	}
 	struct gslb_config *old = srv->cfg;
 	srv->cfg = cfg;
-	ret = gslb_registry_sync_static(srv->reg, cfg, now_ns());
+	ret = gslb_registry_sync_static(srv->reg, cfg, gslb_clock_mono());
+	if (ret == GSLB_EOK) {
+		ret = validator_sync(srv->validator, cfg);
+	}
 	if (ret == GSLB_EOK) {
 		ret = publish(srv);
 	}
@@ -131,17 +185,21 @@ static void reload(struct server *srv)
 		 * produced it is the one to keep. */
 		srv->cfg = old;
 		gslb_config_free(cfg);
-		if (gslb_registry_sync_static(srv->reg, old, now_ns()) !=
-		    GSLB_EOK) {
+		if (gslb_registry_sync_static(srv->reg, old,
+					      gslb_clock_mono()) != GSLB_EOK ||
+		    validator_sync(srv->validator, old) != GSLB_EOK) {
 			log_error("main", "cannot restore the registry");
 		}
 		log_error("main", "configuration reload failed: %s",
 			  gslb_strerror(ret));
+		metrics_reload(srv->metrics, false);
 		sd_notify_send("READY=1");
 		return;
 	}
 	gslb_log_setup(cfg->logging.level, cfg->logging.format);
 	gslb_config_free(old);
+	srv->config_loaded = gslb_clock_wall();
+	metrics_reload(srv->metrics, true);
 	log_info("main", "configuration reloaded: %zu zones, %zu domains",
 		 cfg->dns.n_zones, cfg->n_domains);
 	sd_notify_send("READY=1");
@@ -163,7 +221,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	gslb_registry_refresh(srv->reg, now_ns());
+	gslb_registry_refresh(srv->reg, gslb_clock_mono());
 	if (gslb_registry_generation(srv->reg) != srv->reg_generation) {
 		publish(srv);
 	}
@@ -219,7 +277,6 @@ static void stop_dns(struct server *srv, bool report)
 	struct answer_stats st = { 0 };
 	udp_stop(srv, &st);
 	tcp_stop(srv, &st);
-	/* Until metrics exist (issue 3), the totals go to the log. */
 	if (report) {
 		log_info("dns",
 			 "answered %" PRIu64 " of %" PRIu64
@@ -227,13 +284,15 @@ static void stop_dns(struct server *srv, bool report)
 			 ", SERVFAIL %" PRIu64 ", REFUSED %" PRIu64
 			 ", FORMERR %" PRIu64 ", NOTIMP %" PRIu64
 			 "; truncated %" PRIu64,
-			 st.queries - st.dropped, st.queries,
-			 st.rcode[KNOT_RCODE_NOERROR],
-			 st.rcode[KNOT_RCODE_NXDOMAIN],
-			 st.rcode[KNOT_RCODE_SERVFAIL],
-			 st.rcode[KNOT_RCODE_REFUSED],
-			 st.rcode[KNOT_RCODE_FORMERR],
-			 st.rcode[KNOT_RCODE_NOTIMPL], st.truncated);
+			 stat_get(&st.queries) - stat_get(&st.dropped),
+			 stat_get(&st.queries),
+			 answer_stats_rcode(&st, KNOT_RCODE_NOERROR),
+			 answer_stats_rcode(&st, KNOT_RCODE_NXDOMAIN),
+			 answer_stats_rcode(&st, KNOT_RCODE_SERVFAIL),
+			 answer_stats_rcode(&st, KNOT_RCODE_REFUSED),
+			 answer_stats_rcode(&st, KNOT_RCODE_FORMERR),
+			 answer_stats_rcode(&st, KNOT_RCODE_NOTIMPL),
+			 stat_get(&st.truncated));
 	}
 	free(srv->threads);
 	free(srv->readers);
@@ -243,20 +302,42 @@ static void stop_dns(struct server *srv, bool report)
 	srv->n_readers = 0;
 }
 
+/* Health checks keep a connection per backend: take every descriptor the
+ * hard limit allows (systemd's default soft limit is 1024). */
+static void raise_nofile(void)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+			log_warn("main", "cannot raise the open files limit");
+		}
+	}
+}
+
 int server_run(const char *config_path, struct gslb_config *cfg)
 {
-	struct server srv = { .config_path = config_path, .cfg = cfg };
+	struct server srv = {
+		.config_path = config_path,
+		.cfg = cfg,
+		.started = gslb_clock_wall(),
+		.config_loaded = gslb_clock_wall(),
+	};
 	int exit_code = 1;
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 
 	struct event *sig_hup = NULL, *sig_term = NULL, *sig_int = NULL;
 	struct event *tick = NULL;
 	struct timeval tv = { 0, TICK_MS * 1000 };
 	srv.base = event_base_new();
-	if (srv.base == NULL ||
+	if (srv.base == NULL || metrics_new(&srv.metrics) != GSLB_EOK ||
 	    gslb_registry_new(cfg->overwatch.stale.threshold, &srv.reg) !=
 		    GSLB_EOK ||
-	    gslb_registry_sync_static(srv.reg, cfg, now_ns()) != GSLB_EOK ||
+	    gslb_registry_sync_static(srv.reg, cfg, gslb_clock_mono()) !=
+		    GSLB_EOK ||
+	    validator_new(srv.base, srv.reg, srv.metrics, on_health_changed,
+			  &srv, &srv.validator) != GSLB_EOK ||
 	    publish(&srv) != GSLB_EOK) {
 		log_error("main", "start-up failed: out of memory");
 		goto out;
@@ -265,8 +346,10 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
 	sig_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
 	tick = event_new(srv.base, -1, EV_PERSIST, on_tick, &srv);
+	srv.publish_soon = event_new(srv.base, -1, 0, on_publish_soon, &srv);
 	if (sig_hup == NULL || sig_term == NULL || sig_int == NULL ||
-	    tick == NULL || evsignal_add(sig_hup, NULL) != 0 ||
+	    tick == NULL || srv.publish_soon == NULL ||
+	    evsignal_add(sig_hup, NULL) != 0 ||
 	    evsignal_add(sig_term, NULL) != 0 ||
 	    evsignal_add(sig_int, NULL) != 0 || event_add(tick, &tv) != 0) {
 		log_error("main",
@@ -278,6 +361,18 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 		stop_dns(&srv, false);
 		goto out;
 	}
+	srv.dns_ready = true;
+	if (api_start(&srv, &srv.api) != GSLB_EOK ||
+	    metrics_start(srv.metrics, &srv) != GSLB_EOK) {
+		stop_dns(&srv, false);
+		goto out;
+	}
+	/* Checks start once everything that can refuse to start has not. */
+	if (validator_sync(srv.validator, cfg) != GSLB_EOK) {
+		stop_dns(&srv, false);
+		goto out;
+	}
+	/* Every listener is up: what tests and systemd wait for. */
 	log_listening(&srv);
 	sd_notify_send("READY=1");
 
@@ -287,6 +382,8 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	exit_code = 0;
 	log_info("main", "stopped");
 out:
+	api_free(srv.api);
+	validator_free(srv.validator);
 	if (sig_hup != NULL) {
 		event_free(sig_hup);
 	}
@@ -299,12 +396,16 @@ out:
 	if (tick != NULL) {
 		event_free(tick);
 	}
-	if (srv.base != NULL) {
-		event_base_free(srv.base);
+	if (srv.publish_soon != NULL) {
+		event_free(srv.publish_soon);
 	}
 	reclaim(&srv, true);
 	free(srv.retired);
 	snapshot_free(atomic_load(&srv.snap));
+	metrics_free(srv.metrics);
+	if (srv.base != NULL) {
+		event_base_free(srv.base);
+	}
 	gslb_registry_free(srv.reg);
 	gslb_config_free(srv.cfg);
 	return exit_code;

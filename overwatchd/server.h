@@ -14,9 +14,12 @@
 #include <stdbool.h>
 
 #include "answer.h"
+#include "api.h"
 #include "config.h"
+#include "metrics.h"
 #include "registry.h"
 #include "snapshot.h"
+#include "validator.h"
 
 /* One per DNS thread, on its own cache line. */
 struct reader {
@@ -42,6 +45,14 @@ struct server {
 	struct udp_worker *udp;
 	size_t n_udp;
 	struct tcp_server *tcp;
+	bool dns_ready; /* listeners are up */
+
+	struct validator *validator;
+	struct event *publish_soon; /* coalesces health changes */
+	struct metrics *metrics;
+	struct api *api;
+	gslb_time_t started;       /* wall clock */
+	gslb_time_t config_loaded; /* wall clock, last successful load */
 
 	_Atomic bool stopping;
 };
@@ -61,15 +72,26 @@ static inline void reader_done(struct reader *r, const struct snapshot *snap)
 /* Runs the overwatch with a loaded config (taken over) until stopped. */
 int server_run(const char *config_path, struct gslb_config *cfg);
 
+/* The DNS threads' counters so far, added to sum (main thread). */
+void server_dns_stats(struct server *srv, struct answer_stats *sum);
+
+/* Calls fn for every snapshot not yet freed: the published one and those
+ * retired but maybe still read (their counters still move). */
+void server_foreach_snapshot(struct server *srv,
+			     void (*fn)(const struct snapshot *snap, void *arg),
+			     void *arg);
+
 /* UDP: one socket per worker and address, SO_REUSEPORT, recvmmsg. */
 size_t udp_thread_count(const struct gslb_config *cfg);
 int udp_start(struct server *srv);
 /* Stops (after the threads have been joined); adds the counters to sum. */
 void udp_stop(struct server *srv, struct answer_stats *sum);
+void udp_stats(struct server *srv, struct answer_stats *sum);
 
 /* TCP: one thread with its own event loop for every connection. */
 int tcp_start(struct server *srv);
 void tcp_stop(struct server *srv, struct answer_stats *sum);
+void tcp_stats(struct server *srv, struct answer_stats *sum);
 
 /* systemd's notify socket, when NOTIFY_SOCKET is set; no-op otherwise. */
 void sd_notify_send(const char *state);

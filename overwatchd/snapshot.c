@@ -300,7 +300,10 @@ static int family_copy(struct builder *b, struct snap_family *dst,
 	dst->rdata = arena_alloc(b->arena, n * sizeof(*dst->rdata));
 	uint32_t *cumweight = arena_memdup(b->arena, src->route.cumweight,
 					   n * sizeof(*cumweight));
-	if (dst->rdata == NULL || cumweight == NULL) {
+	dst->ips = arena_memdup(b->arena, src->ips, n * sizeof(*dst->ips));
+	dst->picks = arena_zalloc(b->arena, n * sizeof(*dst->picks));
+	if (dst->rdata == NULL || cumweight == NULL || dst->ips == NULL ||
+	    dst->picks == NULL) {
 		return GSLB_ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -345,7 +348,10 @@ static int family_build(struct builder *b, const struct gslb_domain *d,
 	fam->route.n = n;
 	fam->rdata = arena_alloc(b->arena, (n + 1) * sizeof(*fam->rdata));
 	uint32_t *cumweight = arena_alloc(b->arena, (n + 1) * sizeof(uint32_t));
-	if (fam->rdata == NULL || cumweight == NULL) {
+	fam->ips = arena_alloc(b->arena, (n + 1) * sizeof(*fam->ips));
+	fam->picks = arena_zalloc(b->arena, (n + 1) * sizeof(*fam->picks));
+	if (fam->rdata == NULL || cumweight == NULL || fam->ips == NULL ||
+	    fam->picks == NULL) {
 		return GSLB_ENOMEM;
 	}
 	uint64_t sum = 0;
@@ -358,6 +364,7 @@ static int family_build(struct builder *b, const struct gslb_domain *d,
 		}
 		knot_rdata_init(rd, len, cand->ip->addr);
 		fam->rdata[i] = rd;
+		fam->ips[i] = *cand->ip;
 		/* Only weighted sets reach here with weight 0 excluded; the
 		 * others never read the sums. Capped so they cannot wrap. */
 		sum += cand->weight > 0 ? cand->weight : 1;
@@ -372,6 +379,10 @@ static int domain_build(struct builder *b, const struct gslb_domain *d,
 {
 	struct snap_domain *sd = arena_zalloc(b->arena, sizeof(*sd));
 	if (sd == NULL) {
+		return GSLB_ENOMEM;
+	}
+	sd->name = arena_memdup(b->arena, d->name, strlen(d->name) + 1);
+	if (sd->name == NULL) {
 		return GSLB_ENOMEM;
 	}
 	sd->ttl = d->ttl;
@@ -544,4 +555,28 @@ int snapshot_build(const struct gslb_config *cfg,
 	}
 	*out = s;
 	return GSLB_EOK;
+}
+
+void snapshot_foreach_pick(const struct snapshot *snap,
+			   void (*fn)(const char *domain,
+				      enum gslb_algorithm algorithm,
+				      const struct gslb_ip *ip, uint64_t picks,
+				      void *arg),
+			   void *arg)
+{
+	for (size_t i = 0; i < snap->n_nodes; i++) {
+		const struct snap_domain *d = snap->nodes[i].domain;
+		if (d == NULL) {
+			continue;
+		}
+		for (int f = SNAP_V4; f <= SNAP_V6; f++) {
+			const struct snap_family *fam = &d->fam[f];
+			for (uint32_t k = 0; k < fam->route.n; k++) {
+				fn(d->name, d->algorithm, &fam->ips[k],
+				   atomic_load_explicit(&fam->picks[k],
+							memory_order_relaxed),
+				   arg);
+			}
+		}
+	}
 }

@@ -29,12 +29,17 @@ struct snap_family {
 	bool last_healthy; /* set below is the last healthy one, kept */
 	struct gslb_route_set route; /* n = selectable candidates */
 	knot_rdata_t **rdata; /* route.n single-address RDATA, in order */
+	struct gslb_ip *ips; /* route.n addresses, in order */
+	/* Answers that carried each candidate (route.n counters; any worker
+	 * adds, so these are the one shared write of the query path). */
+	_Atomic uint64_t *picks;
 	/* Round-robin position; per family, so that A and AAAA queries from
 	 * dual-stack clients each rotate. Carried over across snapshots. */
 	_Atomic uint64_t rr_counter;
 };
 
 struct snap_domain {
+	const char *name; /* as in the config, for metrics */
 	uint32_t ttl;
 	uint32_t max_records;
 	enum gslb_algorithm algorithm;
@@ -86,6 +91,15 @@ int snapshot_build(const struct gslb_config *cfg,
 		   uint64_t generation, struct snapshot **out) GSLB_WARN_UNUSED;
 
 void snapshot_free(struct snapshot *snap);
+
+/* Calls fn for every candidate of every domain with the answers that
+ * carried it in this snapshot. */
+void snapshot_foreach_pick(const struct snapshot *snap,
+			   void (*fn)(const char *domain,
+				      enum gslb_algorithm algorithm,
+				      const struct gslb_ip *ip, uint64_t picks,
+				      void *arg),
+			   void *arg);
 
 /* Node by exact lower-case name; NULL when the name does not exist. */
 const struct snap_node *snapshot_find(const struct snapshot *snap,

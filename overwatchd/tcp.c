@@ -258,6 +258,13 @@ int tcp_start(struct server *srv)
 	return GSLB_EOK;
 }
 
+void tcp_stats(struct server *srv, struct answer_stats *sum)
+{
+	if (srv->tcp != NULL) {
+		answer_stats_add(sum, &srv->tcp->ctx.stats);
+	}
+}
+
 void tcp_stop(struct server *srv, struct answer_stats *sum)
 {
 	struct tcp_server *t = srv->tcp;

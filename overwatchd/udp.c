@@ -231,6 +231,13 @@ int udp_start(struct server *srv)
 	return GSLB_EOK;
 }
 
+void udp_stats(struct server *srv, struct answer_stats *sum)
+{
+	for (size_t i = 0; i < srv->n_udp; i++) {
+		answer_stats_add(sum, &srv->udp[i].ctx.stats);
+	}
+}
+
 void udp_stop(struct server *srv, struct answer_stats *sum)
 {
 	for (size_t i = 0; i < srv->n_udp; i++) {

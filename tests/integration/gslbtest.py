@@ -12,6 +12,8 @@ Optional environment:
   GSLB_TEST_TIMEOUT   seconds to wait for start-up and stop (default 10)
   GSLB_TEST_KEEP      keep the temporary directories (config, logs)
 """
+import http.client
+import json
 import os
 import shlex
 import shutil
@@ -218,8 +220,10 @@ def default_domains():
 
 
 def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
-           dns_extra=()):
-    """The overwatch config as a template ($port still to substitute)."""
+           dns_extra=(), validation=False, api=False, metrics=False):
+    """The overwatch config as a template ($port, $api_port and
+    $metrics_port still to substitute). The servers are documentation
+    addresses nobody answers on, so validation is off unless asked for."""
     domains = default_domains() if domains is None else domains
     out = [
         "# gslb-overwatchd integration test configuration",
@@ -261,12 +265,20 @@ def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
         "overwatch:",
         "  identity:",
         "    node_id: integration-test",
+        "  validation:",
+        "    enabled: %s" % ("true" if validation else "false"),
         "  dnssec:",
         "    enabled: false",
         '    security_acknowledgment: "%s"' % DNSSEC_ACK,
         "",
-        "regions:",
     ]
+    if api:
+        out += ["api:", "  enabled: true",
+                '  address: "127.0.0.1:$api_port"', ""]
+    if metrics:
+        out += ["metrics:", "  enabled: true",
+                '  address: "127.0.0.1:$metrics_port"', ""]
+    out += ["regions:"]
     for region in REGIONS:
         out += ["  - name: %s" % region, "    servers:"]
         servers = [(d, s) for d in domains for s in d.servers
@@ -373,6 +385,8 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.stdout_path = os.path.join(self.dir, "stdout.log")
         self.port = None
+        self.api_port = None
+        self.metrics_port = None
         self.proc = None
         self.returncode = None
 
@@ -380,7 +394,9 @@ class Daemon:
 
     def render(self, template=None):
         template = self.template if template is None else template
-        return string.Template(template).substitute(port=self.port)
+        return string.Template(template).substitute(
+            port=self.port, api_port=self.api_port,
+            metrics_port=self.metrics_port)
 
     def write_config(self, template=None, mode=0o600):
         """Writes the (new) config; returns the text written."""
@@ -396,6 +412,8 @@ class Daemon:
         """Starts the daemon and waits for its listeners (3 port tries)."""
         for attempt in range(3):
             self.port = free_port(self.hosts)
+            self.api_port = free_port()
+            self.metrics_port = free_port()
             self.write_config()
             env = dict(os.environ)
             env.update(self.extra_env)
@@ -500,6 +518,32 @@ class Daemon:
         self.kill()
         if not os.environ.get("GSLB_TEST_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- HTTP (API and metrics) ---------------------------------------------
+
+    def http(self, path, method="GET", body=None, headers=None, port=None,
+             host="127.0.0.1", timeout=5.0):
+        """One request to the API (or another port of the daemon's);
+        returns (status, headers, body bytes)."""
+        conn = http.client.HTTPConnection(host, port or self.api_port,
+                                          timeout=timeout)
+        try:
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def api_json(self, path, method="GET", body=None, headers=None,
+                 expect=200):
+        """A JSON API call that must answer with status expect."""
+        status, hdrs, data = self.http(path, method, body, headers)
+        if status != expect:
+            raise AssertionError("%s %s: status %d, expected %d: %r"
+                                 % (method, path, status, expect, data))
+        return json.loads(data)
 
     # -- DNS ---------------------------------------------------------------
 

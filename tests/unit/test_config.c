@@ -306,6 +306,10 @@ static const char full_overwatch[] =
 	"      host: check.example.com\n"
 	"      failure_threshold: 5\n"
 	"      success_threshold: 1\n"
+	"      expected_status: [200, \"301-302\", 418]\n"
+	"      expected_body: ok\n"
+	"      tls_ca_file: /etc/ssl/lab-ca.pem\n"
+	"      tls_skip_verify: false\n"
 	"  - name: us\n"
 	"    servers:\n"
 	"      - {address: 10.1.0.1, service: app.example.com}\n"
@@ -453,9 +457,20 @@ START_TEST(full_overwatch_config)
 	ck_assert_str_eq(r->health_check.host, "check.example.com");
 	ck_assert_uint_eq(r->health_check.failure_threshold, 5);
 	ck_assert_uint_eq(r->health_check.success_threshold, 1);
+	ck_assert_uint_eq(r->health_check.n_expected_status, 3);
+	ck_assert_uint_eq(r->health_check.expected_status[0].first, 200);
+	ck_assert_uint_eq(r->health_check.expected_status[0].last, 200);
+	ck_assert_uint_eq(r->health_check.expected_status[1].first, 301);
+	ck_assert_uint_eq(r->health_check.expected_status[1].last, 302);
+	ck_assert_uint_eq(r->health_check.expected_status[2].first, 418);
+	ck_assert_str_eq(r->health_check.expected_body, "ok");
+	ck_assert_str_eq(r->health_check.tls_ca_file, "/etc/ssl/lab-ca.pem");
+	ck_assert(!r->health_check.tls_skip_verify);
 	r = &c->regions[1];
 	ck_assert_int_eq(r->health_check.type, GSLB_CHECK_TCP);
 	ck_assert_ptr_null(r->health_check.path);
+	ck_assert_uint_eq(r->health_check.n_expected_status, 0);
+	ck_assert_ptr_null(r->health_check.expected_body);
 
 	ck_assert_uint_eq(c->n_domains, 2);
 	const struct gslb_domain *d = &c->domains[0];
@@ -1045,6 +1060,29 @@ static const struct bad_case bad_cases[] = {
 	{ OW, REGION "    health_check: {type: tcp, path: /x}\n" ZONE DOMAIN, 5,
 	  "regions[0].health_check.path",
 	  "path is used only by http and https checks" },
+	{ OW,
+	  REGION "    health_check: {type: tcp, expected_status: [200]}\n" ZONE
+		  DOMAIN,
+	  5, "regions[0].health_check.expected_status",
+	  "expected_status is used only by http and https checks" },
+	{ OW,
+	  REGION "    health_check: {type: http, tls_skip_verify: true}\n" ZONE
+		  DOMAIN,
+	  5, "regions[0].health_check.tls_skip_verify",
+	  "tls_skip_verify is used only by https checks" },
+	{ OW,
+	  REGION "    health_check: {expected_status: [\"299-200\"]}\n" ZONE
+		  DOMAIN,
+	  5, "regions[0].health_check.expected_status[0]",
+	  "status \"299-200\": expected a code 100-599 or a range such as "
+	  "\"200-399\"" },
+	{ OW, REGION "    health_check: {expected_status: [600]}\n" ZONE DOMAIN,
+	  5, "regions[0].health_check.expected_status[0]",
+	  "status \"600\": expected a code 100-599 or a range such as "
+	  "\"200-399\"" },
+	{ OW, REGION "    health_check: {expected_status: 200}\n" ZONE DOMAIN,
+	  5, "regions[0].health_check.expected_status",
+	  "expected a list of status codes or ranges (200, \"200-399\")" },
 	{ OW, REGION "    health_check: {failure_threshold: 0}\n" ZONE DOMAIN,
 	  5, "regions[0].health_check.failure_threshold",
 	  "failure_threshold must be between 1 and 100 (got 0)" },
