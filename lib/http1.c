@@ -329,35 +329,23 @@ static void chunk_size_line(struct http1_response *p, const char *s, size_t n)
 	}
 }
 
+/* Called in the line states only. */
 static void line_end(struct http1_response *p)
 {
 	const size_t n = p->line_len;
 
 	p->line_len = 0;
 	p->cr = false;
-	switch (p->state) {
-	case HTTP1_STATUS:
+	if (p->state == HTTP1_STATUS) {
 		status_line(p, p->line, n);
-		break;
-	case HTTP1_HEADERS:
-		if (n == 0) {
-			headers_end(p);
-		} else {
-			header_line(p, p->line, n, false);
-		}
-		break;
-	case HTTP1_CHUNK_SIZE:
+	} else if (p->state == HTTP1_CHUNK_SIZE) {
 		chunk_size_line(p, p->line, n);
-		break;
-	case HTTP1_TRAILERS:
-		if (n == 0) {
-			finish(p);
-		} else {
-			header_line(p, p->line, n, true);
-		}
-		break;
-	default:
-		break;
+	} else if (n > 0) {
+		header_line(p, p->line, n, p->state == HTTP1_TRAILERS);
+	} else if (p->state == HTTP1_HEADERS) {
+		headers_end(p);
+	} else {
+		finish(p);
 	}
 }
 

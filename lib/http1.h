@@ -25,7 +25,7 @@ enum http1_state {
 	HTTP1_CHUNK_DATA,    /* chunk bytes to go */
 	HTTP1_CHUNK_END,     /* the CRLF after a chunk */
 	HTTP1_TRAILERS,      /* trailer lines after the last chunk */
-	HTTP1_BODY_TO_CLOSE, /* no framing: the body ends when the peer closes */
+	HTTP1_BODY_TO_CLOSE, /* no framing: the body ends at the close */
 	HTTP1_DONE,          /* a whole response was read */
 	HTTP1_ERROR,         /* malformed; see error */
 };
@@ -34,22 +34,22 @@ typedef void (*http1_body_cb)(const uint8_t *data, size_t len, void *arg);
 
 struct http1_response {
 	enum http1_state state;
-	int status;          /* e.g. 200; 0 until the status line is read */
-	bool keep_alive;     /* the connection may be reused after DONE */
-	const char *error;   /* static text, set in HTTP1_ERROR */
+	int status;        /* e.g. 200; 0 until the status line is read */
+	bool keep_alive;   /* the connection may be reused after DONE */
+	const char *error; /* static text, set in HTTP1_ERROR */
 
 	/* Parser internals. */
-	int minor;           /* HTTP/1.minor */
-	bool chunked;        /* the last transfer coding is chunked */
-	bool have_te;        /* Transfer-Encoding seen */
+	int minor;    /* HTTP/1.minor */
+	bool chunked; /* the last transfer coding is chunked */
+	bool have_te; /* Transfer-Encoding seen */
 	bool have_length;
-	bool close;          /* Connection: close */
-	bool ka_token;       /* Connection: keep-alive (for HTTP/1.0) */
-	bool no_body;        /* 1xx, 204, 304 */
-	uint64_t remaining;  /* body or chunk bytes to go */
-	unsigned n_headers;
+	bool close;         /* Connection: close */
+	bool ka_token;      /* Connection: keep-alive (for HTTP/1.0) */
+	bool no_body;       /* 1xx, 204, 304 */
+	uint64_t remaining; /* body or chunk bytes to go */
+	unsigned n_headers; /* header, trailer and interim status lines */
 	size_t line_len;
-	bool cr;             /* the last byte was a CR; an LF must follow */
+	bool cr; /* the last byte was a CR; an LF must follow */
 	char line[HTTP1_LINE_MAX];
 };
 

@@ -51,7 +51,7 @@ struct pending {
 
 struct api_stats {
 	uint64_t requests;
-	uint64_t by_class[6]; /* [status / 100] */
+	uint64_t by_class[API_STATUS_CLASSES]; /* [status / 100] */
 	uint64_t forbidden;
 	uint64_t not_found;
 	uint64_t bad_method;
@@ -1011,4 +1011,10 @@ void api_free(struct api *api)
 		 st->bad_request, st->forbidden, st->not_found, st->bad_method,
 		 st->by_class[5]);
 	free(api);
+}
+
+void api_responses(const struct api *api,
+		   uint64_t by_class[API_STATUS_CLASSES])
+{
+	memcpy(by_class, api->stats.by_class, sizeof(api->stats.by_class));
 }

@@ -12,6 +12,14 @@
 struct api;
 struct server;
 
+#include <stdint.h>
+
+#define API_STATUS_CLASSES 6 /* index: HTTP status / 100 */
+
 /* Listens when srv->cfg->api.enabled; *out stays NULL otherwise. */
 int api_start(struct server *srv, struct api **out) GSLB_WARN_UNUSED;
 void api_free(struct api *api);
+
+/* Responses sent so far, by status class (for metrics). */
+void api_responses(const struct api *api,
+		   uint64_t by_class[API_STATUS_CLASSES]);

@@ -912,6 +912,25 @@ static void render_process(struct metrics *m, struct render *r)
 }
 
 /* The whole exposition into b. */
+static void render_api(struct metrics *m, struct render *r)
+{
+	static const char *const class_name[API_STATUS_CLASSES] = {
+		[2] = "2xx", [3] = "3xx", [4] = "4xx", [5] = "5xx"
+	};
+	uint64_t by_class[API_STATUS_CLASSES];
+
+	if (m->srv->api == NULL) {
+		return;
+	}
+	api_responses(m->srv->api, by_class);
+	family(r, P "api_responses_total", "counter",
+	       "REST API responses sent, by status class.");
+	for (size_t c = 2; c < API_STATUS_CLASSES; c++) {
+		const struct label l = { "code", class_name[c] };
+		sample_u64(r, P "api_responses_total", &l, 1, by_class[c]);
+	}
+}
+
 static int render(struct metrics *m, struct evbuffer *b)
 {
 	struct render *r = malloc(sizeof(*r));
@@ -926,6 +945,7 @@ static int render(struct metrics *m, struct evbuffer *b)
 	render_routing(m, r);
 	render_backends(m, r);
 	render_checks(m, r);
+	render_api(m, r);
 	render_process(m, r);
 	flush(r);
 	int ret = r->err;

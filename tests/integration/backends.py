@@ -98,12 +98,15 @@ class HTTPBackend:
 
 class TCPBackend:
     """A listening TCP socket on ip:port that accepts and closes; close()
-    and reopen() take it away and bring it back on the same port."""
+    and reopen() take it away and bring it back on the same port. A black
+    hole has a full accept queue that drops every SYN, so connects hang."""
 
-    def __init__(self, ip, port=0):
+    def __init__(self, ip, port=0, blackhole=False):
         self.ip = ip
         self.port = port
         self.sock = None
+        self.filler = None
+        self.blackhole = blackhole
         self.accepted = 0
         self.reopen()
 
@@ -111,9 +114,14 @@ class TCPBackend:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((self.ip, self.port))
-        s.listen(64)
         self.port = s.getsockname()[1]
         self.sock = s
+        if self.blackhole:
+            s.listen(0)
+            # One connection fills a backlog of 0; later SYNs are dropped.
+            self.filler = socket.create_connection((self.ip, self.port))
+            return
+        s.listen(64)
         threading.Thread(target=self._accept, args=(s,), daemon=True).start()
 
     def _accept(self, s):
@@ -133,6 +141,9 @@ class TCPBackend:
                 pass
             self.sock.close()
             self.sock = None
+        if self.filler is not None:
+            self.filler.close()
+            self.filler = None
 
 
 def make_certificate(directory, names=(), ips=()):

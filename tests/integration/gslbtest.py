@@ -300,6 +300,65 @@ def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
     return "\n".join(out) + "\n"
 
 
+def yaml_string(text):
+    """text as a double-quoted YAML scalar."""
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"') \
+        .replace("\n", "\\n")
+
+
+def checked_config(regions, api=False, metrics=False, dns_extra=(),
+                   validation=True, api_extra=(), api_address=None):
+    """A config of servers the overwatch checks itself (unless validation
+    is false):
+    zone gslb.test and, for each region (name, domain, health_check as a
+    YAML flow mapping, [(ip, port) or (ip, port, host)]), that region and
+    one domain answering all its healthy servers at once. A template:
+    $port, $api_port and $metrics_port still to substitute."""
+    out = [
+        "mode: overwatch",
+        "logging: { level: info, format: text }",
+        "dns:",
+        '  listen_address: "127.0.0.1:$port"',
+        "  workers: 1",
+    ]
+    out += ["  " + line for line in dns_extra]
+    out += [
+        "  zones:",
+        "    - name: %s" % ZONE,
+        "      nameservers: [{ name: ns1.%s, addresses: [127.0.0.1] }]"
+        % ZONE,
+        "overwatch:",
+        "  identity: { node_id: integration-test }",
+        "  validation: { enabled: %s }" % str(validation).lower(),
+        "  dnssec:",
+        "    enabled: false",
+        '    security_acknowledgment: "%s"' % DNSSEC_ACK,
+    ]
+    if api:
+        out += ["api:", "  enabled: true",
+                '  address: "%s"' % (api_address or "127.0.0.1:$api_port")]
+        out += ["  " + line for line in api_extra]
+    if metrics:
+        out += ["metrics:", "  enabled: true",
+                '  address: "127.0.0.1:$metrics_port"']
+    out.append("regions:")
+    for name, domain, check, servers in regions:
+        out += ["  - name: %s" % yaml_string(name), "    servers:"]
+        for server in servers:
+            ip, port = server[:2]
+            host = server[2] if len(server) > 2 else None
+            out.append("      - { address: %s, port: %d, service: %s%s }"
+                       % (ip, port, domain,
+                          ", host: %s" % host if host else ""))
+        out.append("    health_check: %s" % check)
+    out.append("domains:")
+    for name, domain, _, _ in regions:
+        out += ["  - name: %s" % domain,
+                "    regions: [%s]" % yaml_string(name),
+                "    max_records: 16"]
+    return "\n".join(out) + "\n"
+
+
 # ---------------------------------------------------------------------------
 # Raw transport helpers (for what dnspython will not send).
 

@@ -18,7 +18,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gslbtest  # noqa: E402
-from gslbtest import (DNSSEC_ACK, REGIONS, Daemon, DaemonTestCase,  # noqa
+from backends import TCPBackend  # noqa: E402
+from gslbtest import (REGIONS, Daemon, DaemonTestCase,  # noqa: E402
                       config, default_domains)
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
@@ -43,79 +44,12 @@ def static_servers(domains=None):
             if r == region]
 
 
-def backend_config(regions, check, api_extra=(), api_address=None):
-    """A config whose regions are (name, domain, [(ip, port)]), every one
-    checked by check (a YAML flow mapping), validation on."""
-    out = [
-        "mode: overwatch",
-        "logging: { level: info, format: text }",
-        "dns:",
-        '  listen_address: "127.0.0.1:$port"',
-        "  workers: 1",
-        "  zones:",
-        "    - name: gslb.test",
-        "      nameservers: [{ name: ns1.gslb.test, addresses: [127.0.0.1] }]",
-        "overwatch:",
-        "  identity: { node_id: api-test }",
-        "  validation: { enabled: true }",
-        "  dnssec:",
-        "    enabled: false",
-        '    security_acknowledgment: "%s"' % DNSSEC_ACK,
-        "api:",
-        "  enabled: true",
-        '  address: "%s"' % (api_address or "127.0.0.1:$api_port"),
-    ]
-    out += ["  " + line for line in api_extra]
-    out.append("regions:")
-    for name, domain, servers in regions:
-        out += ["  - name: %s" % name, "    servers:"]
-        for ip, port in servers:
-            out.append("      - { address: %s, port: %d, service: %s }"
-                       % (ip, port, domain))
-        out.append("    health_check: %s" % check)
-    out.append("domains:")
-    for name, domain, _ in regions:
-        out += ["  - name: %s" % domain, "    regions: [%s]" % name]
-    return "\n".join(out) + "\n"
-
-
-class Listener:
-    """A TCP backend on 127.0.0.1. Normal: accepts and closes, so TCP
-    checks pass. Black hole: a full accept queue that drops every SYN, so
-    checks hang until their timeout."""
-
-    def __init__(self, blackhole=False):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.filler = None
-        if blackhole:
-            self.sock.listen(0)
-            # One connection fills a backlog of 0; later SYNs are dropped.
-            self.filler = socket.create_connection(("127.0.0.1", self.port))
-        else:
-            self.sock.listen(64)
-            threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.close()
-
-    def close(self):
-        if self.sock is not None:
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.sock.close()
-            self.sock = None
-        if self.filler is not None:
-            self.filler.close()
-            self.filler = None
+def backend_config(regions, check):
+    """regions: (name, domain, [(ip, port)]), every one checked by check
+    (a YAML flow mapping); validation and the API on."""
+    return gslbtest.checked_config(
+        [(name, domain, check, servers) for name, domain, servers in regions],
+        api=True)
 
 
 def header(headers, name):
@@ -606,7 +540,7 @@ class Validation(ApiCase):
 
     @classmethod
     def make_config(cls):
-        cls.backends = {name: Listener() for name in ("up", "other", "down")}
+        cls.backends = {name: TCPBackend("127.0.0.1") for name in ("up", "other", "down")}
         return backend_config([
             ("us-east", "up.gslb.test",
              [("127.0.0.1", cls.backends["up"].port)]),
@@ -791,7 +725,7 @@ class SlowValidation(ApiCase):
 
     @classmethod
     def make_config(cls):
-        cls.hole = Listener(blackhole=True)
+        cls.hole = TCPBackend("127.0.0.1", blackhole=True)
         return backend_config(
             [("us-east", "slow.gslb.test", [("127.0.0.1", cls.hole.port)])],
             SLOW_CHECK)

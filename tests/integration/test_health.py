@@ -10,7 +10,7 @@ import unittest
 
 import gslbtest
 from backends import HTTPBackend, TCPBackend, make_certificate, tls_context
-from gslbtest import DNSSEC_ACK, Daemon, DaemonTestCase, addresses
+from gslbtest import DaemonTestCase, addresses
 
 INTERVAL = 1.0
 TIMEOUT = 0.5
@@ -29,41 +29,15 @@ CHECK = ("{ type: %s, interval: 1s, timeout: 500ms, failure_threshold: 2, "
          "success_threshold: 2%s }")
 
 
-def health_config(regions, return_last_healthy=False, api=True):
+def health_config(regions, return_last_healthy=False, validation=True):
     """regions: (name, check type, extra check keys, domain name,
-    [(ip, port, host)]). One domain per region, answering every healthy
-    server at once (max_records 16)."""
-    out = [
-        "mode: overwatch",
-        "logging: { level: info, format: text }",
-        "dns:",
-        '  listen_address: "127.0.0.1:$port"',
-        "  workers: 1",
-        "  return_last_healthy: %s" % str(return_last_healthy).lower(),
-        "  zones:",
-        "    - name: gslb.test",
-        "      nameservers: [{ name: ns1.gslb.test, addresses: [127.0.0.1] }]",
-        "overwatch:",
-        "  dnssec:",
-        "    enabled: false",
-        '    security_acknowledgment: "%s"' % DNSSEC_ACK,
-    ]
-    if api:
-        out += ["api:", "  enabled: true",
-                '  address: "127.0.0.1:$api_port"']
-    out.append("regions:")
-    for name, kind, extra, domain, servers in regions:
-        out += ["  - name: %s" % name, "    servers:"]
-        for ip, port, host in servers:
-            h = ", host: %s" % host if host else ""
-            out.append("      - { address: %s, port: %d, service: %s%s }"
-                       % (ip, port, domain, h))
-        out.append("    health_check: " + CHECK % (kind, extra))
-    out.append("domains:")
-    for name, _, _, domain, _ in regions:
-        out += ["  - name: %s" % domain, "    regions: [%s]" % name,
-                "    max_records: 16"]
-    return "\n".join(out) + "\n"
+    [(ip, port, host)]); the API on."""
+    return gslbtest.checked_config(
+        [(name, domain, CHECK % (kind, extra), servers)
+         for name, kind, extra, domain, servers in regions],
+        api=True, validation=validation,
+        dns_extra=["return_last_healthy: %s"
+                   % str(return_last_healthy).lower()])
 
 
 class HealthCase(DaemonTestCase):
@@ -361,10 +335,9 @@ class ValidationOff(HealthCase):
     def make_config(cls):
         cls.closed = TCPBackend("127.0.0.51")
         cls.closed.close()
-        text = health_config([("r", "tcp", "", "off.gslb.test",
-                               [(cls.closed.ip, cls.closed.port, None)])])
-        return text.replace("overwatch:\n",
-                            "overwatch:\n  validation: { enabled: false }\n")
+        return health_config([("r", "tcp", "", "off.gslb.test",
+                               [(cls.closed.ip, cls.closed.port, None)])],
+                             validation=False)
 
     def test_nothing_checked_and_served(self):
         time.sleep(DOWN_BOUND)

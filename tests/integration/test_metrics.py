@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gslbtest  # noqa: E402
 from backends import TCPBackend  # noqa: E402
-from gslbtest import DNSSEC_ACK, DaemonTestCase, addresses  # noqa: E402
+from gslbtest import DaemonTestCase, addresses  # noqa: E402
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -172,11 +172,11 @@ def server_count(domains):
 
 
 class Metrics(MetricsCase):
-    """The standard test zone, validation off."""
+    """The standard test zone, validation off, the API on."""
 
     @classmethod
     def make_config(cls):
-        return gslbtest.config(metrics=True)
+        return gslbtest.config(metrics=True, api=True)
 
     # -- the endpoint ------------------------------------------------------
 
@@ -213,6 +213,19 @@ class Metrics(MetricsCase):
                 port=self.daemon.metrics_port)
             self.assertEqual(status, 405, method)
             self.assertEqual(headers.get("Allow"), "GET, HEAD")
+
+    def test_api_responses_counted_by_class(self):
+        def counts():
+            m = self.scrape()
+            return {c: m.get("opengslb_api_responses_total", code=c)
+                    for c in ("2xx", "4xx")}
+        before = counts()
+        self.daemon.api_json("/api/v1/live")
+        self.daemon.api_json("/api/v1/nope", expect=404)
+        self.daemon.api_json("/api/v1/nope", expect=404)
+        after = counts()
+        self.assertEqual(after["2xx"] - before["2xx"], 1)
+        self.assertEqual(after["4xx"] - before["4xx"], 2)
 
     # -- configuration -----------------------------------------------------
 
@@ -408,42 +421,14 @@ REGION = 'lab "one" \\ two\nthree'
 SERVICE = "app.gslb.test"
 
 
-def yaml_string(text):
-    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"') \
-        .replace("\n", "\\n")
-
-
 def validation_config(port):
     """One TCP-checked server, 127.0.0.1:port, checked every second."""
-    return "\n".join([
-        "mode: overwatch",
-        "logging: { level: info, format: text }",
-        "dns:",
-        '  listen_address: "127.0.0.1:$port"',
-        "  workers: 1",
-        "  zones:",
-        "    - name: gslb.test",
-        "      nameservers: [{ name: ns1.gslb.test, addresses: [127.0.0.1] }]",
-        "overwatch:",
-        "  validation: { enabled: true }",
-        "  dnssec:",
-        "    enabled: false",
-        '    security_acknowledgment: "%s"' % DNSSEC_ACK,
-        "metrics:",
-        "  enabled: true",
-        '  address: "127.0.0.1:$metrics_port"',
-        "regions:",
-        "  - name: %s" % yaml_string(REGION),
-        "    servers:",
-        "      - { address: 127.0.0.1, port: %d, service: %s }"
-        % (port, SERVICE),
-        "    health_check: { type: tcp, interval: 1s, timeout: 500ms, "
-        "failure_threshold: 1, success_threshold: 1 }",
-        "domains:",
-        "  - name: %s" % SERVICE,
-        "    regions: [%s]" % yaml_string(REGION),
-        "",
-    ])
+    return gslbtest.checked_config(
+        [(REGION, SERVICE,
+          "{ type: tcp, interval: 1s, timeout: 500ms, "
+          "failure_threshold: 1, success_threshold: 1 }",
+          [("127.0.0.1", port)])],
+        metrics=True)
 
 
 class ValidationMetrics(MetricsCase):

@@ -7,7 +7,7 @@
 #include "compiler.h"
 #include "http1.h"
 
-#define BODY_MAX (1 << 17)
+#define BODY_MAX (1 << 16)
 #define SEEDS    40
 
 /* What a parse came to, as the health checker would see it. */
@@ -29,8 +29,11 @@ static void collect(const uint8_t *data, size_t len, void *arg)
 {
 	struct outcome *o = arg;
 
-	ck_assert_uint_gt(len, 0);
-	ck_assert_uint_le(len, BODY_MAX - o->body_len);
+	/* Called per body byte at times: no ck_assert (each one is logged). */
+	if (len == 0 || len > BODY_MAX - o->body_len) {
+		ck_abort_msg("body piece of %zu bytes after %zu", len,
+			     o->body_len);
+	}
 	memcpy(o->body + o->body_len, data, len);
 	o->body_len += len;
 	o->body_calls++;
@@ -43,6 +46,31 @@ static uint64_t rng_next(uint64_t *s)
 	*s ^= *s >> 7;
 	*s ^= *s << 17;
 	return *s;
+}
+
+/*
+ * Field by field: padding and the line buffer past line_len are never
+ * written, so the bytes of two copies need not be compared.
+ */
+static void assert_unchanged(const struct http1_response *p,
+			     const struct http1_response *before)
+{
+	ck_assert_int_eq(p->state, before->state);
+	ck_assert_int_eq(p->status, before->status);
+	ck_assert_int_eq(p->keep_alive, before->keep_alive);
+	ck_assert_ptr_eq(p->error, before->error);
+	ck_assert_int_eq(p->minor, before->minor);
+	ck_assert_int_eq(p->chunked, before->chunked);
+	ck_assert_int_eq(p->have_te, before->have_te);
+	ck_assert_int_eq(p->have_length, before->have_length);
+	ck_assert_int_eq(p->close, before->close);
+	ck_assert_int_eq(p->ka_token, before->ka_token);
+	ck_assert_int_eq(p->no_body, before->no_body);
+	ck_assert_uint_eq(p->remaining, before->remaining);
+	ck_assert_uint_eq(p->n_headers, before->n_headers);
+	ck_assert_uint_eq(p->line_len, before->line_len);
+	ck_assert_int_eq(p->cr, before->cr);
+	ck_assert_mem_eq(p->line, before->line, p->line_len);
 }
 
 /* The next piece to feed: of RANDOM ones, some are empty. */
@@ -82,16 +110,18 @@ static void parse(const char *in, size_t len, enum split split, uint64_t seed,
 			memcpy(&before, &p, sizeof(p));
 			ck_assert_uint_eq(
 				http1_feed(&p, data + off, 0, collect, o), 0);
-			ck_assert_mem_eq(&p, &before, sizeof(p));
+			assert_unchanged(&p, &before);
 			continue;
 		}
 		const size_t got = http1_feed(&p, data + off, n, collect, o);
-		ck_assert_uint_le(got, n);
 		off += got;
 		if (got < n) {
 			ck_assert(p.state == HTTP1_DONE ||
 				  p.state == HTTP1_ERROR);
 			break;
+		}
+		if (got > n) {
+			ck_abort_msg("%zu bytes consumed of %zu", got, n);
 		}
 	}
 	o->consumed = off;
@@ -199,7 +229,7 @@ END_TEST
 START_TEST(large_body_in_order)
 {
 	static char in[BODY_MAX];
-	static char body[100000 + 1];
+	static char body[30000 + 1];
 	int n = snprintf(in, sizeof(in),
 			 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
 			 sizeof(body) - 1);
@@ -896,10 +926,10 @@ START_TEST(nothing_after_the_end)
 	ck_assert_uint_eq(http1_feed(&p, (const uint8_t *)two + first,
 				     sizeof(two) - 1 - first, collect, o),
 			  0);
-	ck_assert_mem_eq(&p, &done, sizeof(p));
+	assert_unchanged(&p, &done);
 	ck_assert_uint_eq(o->body_len, 3);
 	ck_assert(http1_eof(&p));
-	ck_assert_mem_eq(&p, &done, sizeof(p));
+	assert_unchanged(&p, &done);
 
 	/* The next response on the same connection, with a fresh parser. */
 	http1_init(&p);
@@ -922,9 +952,9 @@ START_TEST(nothing_after_the_end)
 	ck_assert_uint_eq(http1_feed(&p, (const uint8_t *)two, sizeof(two) - 1,
 				     collect, o),
 			  0);
-	ck_assert_mem_eq(&p, &failed, sizeof(p));
+	assert_unchanged(&p, &failed);
 	ck_assert(!http1_eof(&p));
-	ck_assert_mem_eq(&p, &failed, sizeof(p));
+	assert_unchanged(&p, &failed);
 	free(o);
 }
 END_TEST
