@@ -128,6 +128,7 @@ struct gslb_health {
 	size_t n_checked;
 	struct gslb_health_target *qhead, *qtail;
 
+	bool curl_ready; /* curl_global_init() done */
 	CURL **pool;
 	size_t n_pool;
 	size_t pool_cap;
@@ -859,6 +860,8 @@ static int http_setup(struct gslb_health *h, struct run *r, const char *url)
 	return bad ? GSLB_ENOMEM : GSLB_EOK;
 }
 
+static int curl_setup(struct gslb_health *h);
+
 static int http_start(struct gslb_health *h, struct run *r)
 {
 	const struct gslb_health_target *t = r->t;
@@ -871,8 +874,12 @@ static int http_start(struct gslb_health *h, struct run *r)
 	char addr[GSLB_IP_STRLEN + 2];
 	char *url = NULL;
 	char *line = NULL;
-	int ret = GSLB_ENOMEM;
+	int ret = curl_setup(h);
 
+	if (ret != GSLB_EOK) {
+		return ret;
+	}
+	ret = GSLB_ENOMEM;
 	url_host(addr, sizeof(addr), gslb_ip_format(&t->ip, ip));
 	if (t->hc.expected_body != NULL) {
 		r->expected_body = strdup(t->hc.expected_body);
@@ -1327,14 +1334,8 @@ int gslb_health_new(struct event_base *base, const char *user_agent,
 	if (base == NULL) {
 		return GSLB_EINVAL;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error(SUBSYS, "libcurl initialization failed");
-		return GSLB_ENOMEM;
-	}
-
 	struct gslb_health *h = calloc(1, sizeof(*h));
 	if (h == NULL) {
-		curl_global_cleanup();
 		return GSLB_ENOMEM;
 	}
 	h->base = base;
@@ -1353,25 +1354,46 @@ int gslb_health_new(struct event_base *base, const char *user_agent,
 				      : (size_t)nofile.rlim_cur - FD_RESERVE -
 						h->max_in_flight;
 	}
-	h->pool = calloc(h->pool_cap, sizeof(*h->pool));
-	h->multi = curl_multi_init();
-	h->curl_timer = evtimer_new(base, curl_timer_cb, h);
-	if (h->pool == NULL || h->multi == NULL || h->curl_timer == NULL ||
-	    dup_str(user_agent, &h->user_agent) != GSLB_EOK) {
+	if (dup_str(user_agent, &h->user_agent) != GSLB_EOK) {
 		gslb_health_free(h);
 		return GSLB_ENOMEM;
 	}
-	if (curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION,
+	*out = h;
+	return GSLB_EOK;
+}
+
+/*
+ * libcurl (and through it GnuTLS and the libraries it pulls in) is set up
+ * on the first https check only: it costs megabytes of resident memory
+ * that plain http and tcp checks do not need.
+ */
+static int curl_setup(struct gslb_health *h)
+{
+	if (h->multi != NULL) {
+		return GSLB_EOK;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error(SUBSYS, "libcurl initialization failed");
+		return GSLB_ENOMEM;
+	}
+	h->curl_ready = true;
+	h->pool = calloc(h->pool_cap, sizeof(*h->pool));
+	h->multi = curl_multi_init();
+	h->curl_timer = evtimer_new(h->base, curl_timer_cb, h);
+	if (h->pool == NULL || h->multi == NULL || h->curl_timer == NULL ||
+	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION,
 			      multi_socket_cb) != CURLM_OK ||
 	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
 	    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION,
 			      multi_timer_cb) != CURLM_OK ||
 	    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK) {
 		log_error(SUBSYS, "cannot set up libcurl's multi interface");
-		gslb_health_free(h);
+		if (h->multi != NULL) {
+			curl_multi_cleanup(h->multi);
+			h->multi = NULL;
+		}
 		return GSLB_ENOMEM;
 	}
-	*out = h;
 	return GSLB_EOK;
 }
 
@@ -1425,8 +1447,10 @@ void gslb_health_free(struct gslb_health *h)
 	}
 	free(h->pool);
 	free(h->user_agent);
+	if (h->curl_ready) {
+		curl_global_cleanup();
+	}
 	free(h);
-	curl_global_cleanup();
 }
 
 int gslb_health_add(struct gslb_health *h, const struct gslb_health_check *hc,
