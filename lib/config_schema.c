@@ -872,6 +872,17 @@ static void fn_check_type(struct cfg_loader *ld, const struct cfg_node *node,
 		   text);
 }
 
+/* Text that goes into an HTTP request line or header as it is. */
+static bool http_text_ok(const char *text)
+{
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static void fn_check_path(struct cfg_loader *ld, const struct cfg_node *node,
 			  void *base, const char *path)
 {
@@ -885,7 +896,44 @@ static void fn_check_path(struct cfg_loader *ld, const struct cfg_node *node,
 			   text);
 		return;
 	}
+	if (!http_text_ok(text)) {
+		cfg_err_at(ld, node, path,
+			   "path \"%s\": spaces and control characters must "
+			   "be percent-encoded",
+			   text);
+		return;
+	}
 	set_str(&hc->path, cfg_strdup(ld, text));
+}
+
+/* Host header and TLS name of health checks. */
+static void decode_host(struct cfg_loader *ld, const struct cfg_node *node,
+			const char *path, char **field)
+{
+	const char *text = cfg_scalar(ld, node, path, "a host name");
+	if (text == NULL) {
+		return;
+	}
+	if (text[0] == '\0' || !http_text_ok(text)) {
+		cfg_err_at(ld, node, path,
+			   "host \"%s\": must be a host name, without spaces "
+			   "or control characters",
+			   text);
+		return;
+	}
+	set_str(field, cfg_strdup(ld, text));
+}
+
+static void fn_check_host(struct cfg_loader *ld, const struct cfg_node *node,
+			  void *base, const char *path)
+{
+	decode_host(ld, node, path, &((struct gslb_health_check *)base)->host);
+}
+
+static void fn_server_host(struct cfg_loader *ld, const struct cfg_node *node,
+			   void *base, const char *path)
+{
+	decode_host(ld, node, path, &((struct gslb_server *)base)->host);
 }
 
 /* `timeout` must be less than `interval`, as a check must end in time. */
@@ -1014,7 +1062,7 @@ static const struct item check_items[] = {
 	DUR("interval", struct gslb_health_check, interval, GSLB_SEC),
 	DUR("timeout", struct gslb_health_check, timeout, 100 * GSLB_MSEC),
 	FN("path", 0, fn_check_path),
-	STR("host", struct gslb_health_check, host),
+	FN("host", 0, fn_check_host),
 	UINT("failure_threshold", struct gslb_health_check, failure_threshold,
 	     1, 100),
 	UINT("success_threshold", struct gslb_health_check, success_threshold,
@@ -1518,7 +1566,7 @@ static const struct item server_items[] = {
 	UINT("port", struct gslb_server, port, 1, 65535),
 	UINT("weight", struct gslb_server, weight, 0, 1000000),
 	NAME("service", struct gslb_server, service),
-	STR("host", struct gslb_server, host),
+	FN("host", 0, fn_server_host),
 	END,
 };
 

@@ -12,7 +12,8 @@
 #include "log.h"
 #include "server.h"
 
-#define TICK_MS 100
+#define TICK_MS        100
+#define PUBLISH_GAP_MS 20
 
 /* Frees retired snapshots that no DNS thread can still be reading. */
 static void reclaim(struct server *srv, bool all)
@@ -63,16 +64,29 @@ static int publish(struct server *srv)
 	}
 	srv->generation++;
 	srv->reg_generation = reg_gen;
+	srv->published = gslb_clock_mono();
 	atomic_store_explicit(&srv->snap, snap, memory_order_release);
 	return GSLB_EOK;
 }
 
-/* Health changed: republish once the current batch of events is done, so
- * that many results arriving together cost one rebuild. */
+/*
+ * Health changed: republish at once, but at most once per PUBLISH_GAP_MS,
+ * so that thousands of backends failing over a second (their checks are
+ * spread over the interval) cost dozens of rebuilds, not thousands.
+ */
 static void on_health_changed(void *arg)
 {
 	struct server *srv = arg;
-	event_active(srv->publish_soon, 0, 0);
+	if (evtimer_pending(srv->publish_soon, NULL)) {
+		return;
+	}
+	gslb_duration_t wait =
+		srv->published + PUBLISH_GAP_MS * GSLB_MSEC - gslb_clock_mono();
+	if (wait < 0) {
+		wait = 0;
+	}
+	struct timeval tv = { 0, (suseconds_t)(wait / GSLB_USEC) };
+	evtimer_add(srv->publish_soon, &tv);
 }
 
 static void on_publish_soon(evutil_socket_t fd, short what, void *arg)
@@ -346,7 +360,7 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
 	sig_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
 	tick = event_new(srv.base, -1, EV_PERSIST, on_tick, &srv);
-	srv.publish_soon = event_new(srv.base, -1, 0, on_publish_soon, &srv);
+	srv.publish_soon = evtimer_new(srv.base, on_publish_soon, &srv);
 	if (sig_hup == NULL || sig_term == NULL || sig_int == NULL ||
 	    tick == NULL || srv.publish_soon == NULL ||
 	    evsignal_add(sig_hup, NULL) != 0 ||

@@ -49,6 +49,7 @@ struct server {
 
 	struct validator *validator;
 	struct event *publish_soon; /* coalesces health changes */
+	gslb_time_t published;      /* monotonic, last snapshot published */
 	struct metrics *metrics;
 	struct api *api;
 	gslb_time_t started;       /* wall clock */

@@ -1061,6 +1061,17 @@ static const struct bad_case bad_cases[] = {
 	  "regions[0].health_check.path",
 	  "path is used only by http and https checks" },
 	{ OW,
+	  REGION "    health_check: {path: \"/health check\"}\n" ZONE DOMAIN,
+	  5, "regions[0].health_check.path",
+	  "path \"/health check\": spaces and control characters must be "
+	  "percent-encoded" },
+	{ OW,
+	  REGION "    health_check: {host: \"a.example\\r\\nX-Evil: 1\"}\n" ZONE
+		  DOMAIN,
+	  5, "regions[0].health_check.host",
+	  "host \"a.example\r\nX-Evil: 1\": must be a host name, without "
+	  "spaces or control characters" },
+	{ OW,
 	  REGION "    health_check: {type: tcp, expected_status: [200]}\n" ZONE
 		  DOMAIN,
 	  5, "regions[0].health_check.expected_status",
