@@ -35,6 +35,10 @@
 #     its VmRSS at the end and VmHWM (peak), and the checks answered by the
 #     responder (its total at the end minus at the start). The API's
 #     /api/v1/health/regions then tells how many backends are healthy.
+#   * Then every backend dies at once (the responder is killed): the time
+#     until the API counts no healthy backend and DNS answers SERVFAIL
+#     (bound: interval x failure_threshold + timeout), and the daemon's CPU
+#     time meanwhile.
 #   * The table is printed in Markdown for docs/benchmarks.md.
 
 set -u -o pipefail
@@ -76,6 +80,7 @@ for t in cc curl awk; do command -v "$t" >/dev/null || die "$t not found"; done
 
 W=$(mktemp -d /tmp/health-bench.XXXXXX)
 PIDS=()
+RESPONDER=
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
@@ -94,7 +99,8 @@ free_port() {
 cc -O2 -o "$W/http-responder" "$SRC/tests/bench/http-responder.c" || die "cannot build the responder"
 HTTP_PORT=$(free_port)
 "$W/http-responder" "$HTTP_PORT" $CLOSE > "$W/responder.out" &
-PIDS+=($!)
+RESPONDER=$!
+PIDS+=("$RESPONDER")
 
 DNS_PORT=$(free_port)
 API_PORT=$(free_port)
@@ -151,10 +157,30 @@ RSS=$(status_kb VmRSS); HWM=$(status_kb VmHWM)
 HEALTHY=$(curl -sf "http://127.0.0.1:$API_PORT/api/v1/health/regions" |
   sed -n 's/.*"healthy_count": *\([0-9]*\).*/\1/p')
 
+healthy() {
+  curl -sf "http://127.0.0.1:$API_PORT/api/v1/health/regions" |
+    sed -n 's/.*"healthy_count": *\([0-9]*\).*/\1/p'
+}
+HEALTHY=$(healthy)
+
+# Every backend dies at once.
+f0=$(cpu_ticks); k0=$(date +%s.%N)
+kill "$RESPONDER"
+GONE=
+for _ in $(seq 600); do
+  [ "$(healthy)" = 0 ] && { GONE=$(date +%s.%N); break; }
+  sleep 0.05
+done
+f1=$(cpu_ticks)
+RCODE=$(command -v kdig >/dev/null &&
+  kdig @127.0.0.1 -p "$DNS_PORT" bench.gslb.test A 2>&1 |
+  sed -n 's/.*status: \([A-Z]*\).*/\1/p')
+
 awk -v c0="$c0" -v c1="$c1" -v clk="$CLK" -v a0="$a0" -v a1="$a1" \
     -v t0="$t0" -v t1="$t1" -v n="$N" -v iv="$INTERVAL" -v rss="$RSS" \
     -v hwm="$HWM" -v healthy="${HEALTHY:-?}" \
-    -v conn="${CLOSE:+new each check}" 'BEGIN {
+    -v conn="${CLOSE:+new each check}" -v k0="$k0" -v gone="$GONE" \
+    -v f0="$f0" -v f1="$f1" -v isec="$ISEC" -v tms="$TIMEOUT_MS" 'BEGIN {
   secs = t1 - t0
   cpu = (c1 - c0) / clk
   if (conn == "") conn = "kept (keep-alive)"
@@ -163,4 +189,8 @@ awk -v c0="$c0" -v c1="$c1" -v clk="$CLK" -v a0="$a0" -v a1="$a1" \
   printf "| %d | %s | %s | %.0f | %.1f %% | %.1f µs | %.1f MB | %.1f MB | %s |\n", n, iv, conn,
     (a1 - a0) / secs, 100 * cpu / secs, (a1 > a0 ? 1e6 * cpu / (a1 - a0) : 0),
     rss / 1024, hwm / 1024, healthy
+  printf "\nAll %d backends die at once: ", n
+  if (gone == "") printf "some still healthy after 30 s\n"
+  else printf "none healthy after %.2f s (bound %.1f s), daemon CPU meanwhile %.2f s\n", gone - k0, 3 * isec + tms / 1000, (f1 - f0) / clk
 }'
+[ -n "$RCODE" ] && log "then bench.gslb.test A answers: $RCODE"
