@@ -86,9 +86,9 @@ struct gslb_health_check {
 	/* http/https: healthy status codes; none listed = 200-299. */
 	struct gslb_status_range *expected_status;
 	size_t n_expected_status;
-	char *expected_body;   /* substring the body must hold; NULL = any */
-	char *tls_ca_file;     /* https: trusted CAs; NULL = system store */
-	bool tls_skip_verify;  /* https: accept any certificate */
+	char *expected_body;  /* substring the body must hold; NULL = any */
+	char *tls_ca_file;    /* https: trusted CAs; NULL = system store */
+	bool tls_skip_verify; /* https: accept any certificate */
 };
 
 struct gslb_server {

@@ -990,8 +990,9 @@ static void fn_expected_status(struct cfg_loader *ld,
 	struct gslb_health_check *hc = base;
 	char ipath[CFG_PATH_LEN];
 
-	if (!cfg_is_seq(ld, node, path,
-			"a list of status codes or ranges (200, \"200-399\")")) {
+	if (!cfg_is_seq(
+		    ld, node, path,
+		    "a list of status codes or ranges (200, \"200-399\")")) {
 		return;
 	}
 	free(hc->expected_status);
@@ -1039,9 +1040,9 @@ static void post_check(struct cfg_loader *ld, const struct cfg_node *node,
 	struct gslb_health_check *hc = base;
 
 	if (hc->type == GSLB_CHECK_TCP) {
-		static const char *const http_only[] = {
-			"path", "expected_status", "expected_body"
-		};
+		static const char *const http_only[] = { "path",
+							 "expected_status",
+							 "expected_body" };
 		for (size_t i = 0; i < sizeof(http_only) / sizeof(*http_only);
 		     i++) {
 			unused_key(ld, node, path, http_only[i],

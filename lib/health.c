@@ -64,9 +64,9 @@ struct run {
 
 	/* http: our own client (https goes through libcurl) */
 	bool connected;
-	bool reused;         /* on a connection kept from an earlier check */
-	bool got_response;   /* some of the response has arrived */
-	gslb_time_t opened;  /* monotonic: when the connection was made */
+	bool reused;        /* on a connection kept from an earlier check */
+	bool got_response;  /* some of the response has arrived */
+	gslb_time_t opened; /* monotonic: when the connection was made */
 	char *request;
 	size_t request_len;
 	size_t request_sent;
@@ -1093,9 +1093,9 @@ static void native_write(struct gslb_health *h, struct run *r)
 	char err[128];
 
 	while (r->request_sent < r->request_len) {
-		const ssize_t n = send(r->fd, r->request + r->request_sent,
-				       r->request_len - r->request_sent,
-				       MSG_NOSIGNAL);
+		const ssize_t n =
+			send(r->fd, r->request + r->request_sent,
+			     r->request_len - r->request_sent, MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN) {
 			if (native_wait(h, r, EV_WRITE) != GSLB_EOK) {
 				native_fail(r, "request failed",

@@ -67,7 +67,8 @@ struct gslb_health_info {
 	struct gslb_health_track track;
 	uint64_t passes;   /* checks passed since the target was added */
 	uint64_t failures; /* checks failed */
-	gslb_time_t last_check;   /* wall clock, end of the last check; 0 = none */
+	gslb_time_t
+		last_check; /* wall clock, end of the last check; 0 = none */
 	gslb_time_t last_healthy; /* wall clock, last pass; 0 = none */
 	gslb_duration_t last_latency;
 	const char *last_error; /* "" when the last check passed or none ran;
@@ -107,16 +108,16 @@ void gslb_health_free(struct gslb_health *h);
  */
 int gslb_health_add(struct gslb_health *h, const struct gslb_health_check *hc,
 		    const struct gslb_ip *ip, uint16_t port, const char *host,
-		    void *user, struct gslb_health_target **out)
-	GSLB_WARN_UNUSED;
+		    void *user,
+		    struct gslb_health_target **out) GSLB_WARN_UNUSED;
 
 /*
  * New settings for a target (a reload), keeping its state and counters.
  * A new interval takes effect from the next check.
  */
 int gslb_health_update(struct gslb_health_target *t,
-		       const struct gslb_health_check *hc, const char *host)
-	GSLB_WARN_UNUSED;
+		       const struct gslb_health_check *hc,
+		       const char *host) GSLB_WARN_UNUSED;
 
 /* Stops checking; a running check is cancelled without a callback. */
 void gslb_health_remove(struct gslb_health_target *t);

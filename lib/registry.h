@@ -90,8 +90,8 @@ void gslb_registry_free(struct gslb_registry *reg);
  * keep their health facts while weight and region follow the config.
  */
 int gslb_registry_sync_static(struct gslb_registry *reg,
-			      const struct gslb_config *cfg, gslb_time_t now)
-	GSLB_WARN_UNUSED;
+			      const struct gslb_config *cfg,
+			      gslb_time_t now) GSLB_WARN_UNUSED;
 
 struct gslb_backend *gslb_registry_find(const struct gslb_registry *reg,
 					const char *service,

@@ -1013,8 +1013,7 @@ void api_free(struct api *api)
 	free(api);
 }
 
-void api_responses(const struct api *api,
-		   uint64_t by_class[API_STATUS_CLASSES])
+void api_responses(const struct api *api, uint64_t by_class[API_STATUS_CLASSES])
 {
 	memcpy(by_class, api->stats.by_class, sizeof(api->stats.by_class));
 }

@@ -321,7 +321,8 @@ static void stop_dns(struct server *srv, bool report)
 static void raise_nofile(void)
 {
 	struct rlimit lim;
-	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
+	    lim.rlim_cur < lim.rlim_max) {
 		lim.rlim_cur = lim.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
 			log_warn("main", "cannot raise the open files limit");

@@ -29,7 +29,7 @@ struct snap_family {
 	bool last_healthy; /* set below is the last healthy one, kept */
 	struct gslb_route_set route; /* n = selectable candidates */
 	knot_rdata_t **rdata; /* route.n single-address RDATA, in order */
-	struct gslb_ip *ips; /* route.n addresses, in order */
+	struct gslb_ip *ips;  /* route.n addresses, in order */
 	/* Answers that carried each candidate (route.n counters; any worker
 	 * adds, so these are the one shared write of the query path). */
 	_Atomic uint64_t *picks;

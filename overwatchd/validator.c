@@ -61,9 +61,9 @@ struct validator {
 	struct vtarget *targets; /* doubly linked */
 	size_t n_targets;
 	uint64_t sync_mark;
-	gslb_time_t synced;      /* monotonic, last sync */
-	gslb_duration_t grace;   /* readiness wait after a sync */
-	bool ready;              /* latched: a reload does not unready */
+	gslb_time_t synced;    /* monotonic, last sync */
+	gslb_duration_t grace; /* readiness wait after a sync */
+	bool ready;            /* latched: a reload does not unready */
 	/* Settings for backends whose region has no health_check section. */
 	struct gslb_health_check fallback;
 };
@@ -137,10 +137,10 @@ static void on_result(struct gslb_health_target *check,
 		gslb_health_get_info(check, &info);
 		bool healthy = info.track.state == GSLB_HEALTH_HEALTHY;
 		/* A first "healthy" is the normal start, not news. */
-		enum gslb_log_level level =
-			!healthy ? GSLB_LOG_WARN
-			: t->state == GSLB_HEALTH_UNKNOWN ? GSLB_LOG_DEBUG
-							  : GSLB_LOG_INFO;
+		enum gslb_log_level level = !healthy ? GSLB_LOG_WARN
+					    : t->state == GSLB_HEALTH_UNKNOWN
+						    ? GSLB_LOG_DEBUG
+						    : GSLB_LOG_INFO;
 		t->state = info.track.state;
 		gslb_log(level, "health", "%s backend %s port %u: %s%s%s",
 			 t->service, gslb_ip_format(&t->ip, ip), t->port,
@@ -171,8 +171,8 @@ int validator_new(struct event_base *base, struct gslb_registry *reg,
 	v->metrics = metrics;
 	v->changed = changed;
 	v->arg = arg;
-	int ret = gslb_health_new(base, USER_AGENT, 0, on_result, v,
-				  &v->health);
+	int ret =
+		gslb_health_new(base, USER_AGENT, 0, on_result, v, &v->health);
 	if (ret != GSLB_EOK) {
 		free(v);
 		return ret;
@@ -368,8 +368,7 @@ static void on_nothing_to_wait(evutil_socket_t fd, short what, void *arg)
 
 static int wait_for(struct validator_request *req, struct vtarget *t)
 {
-	struct waiter *w =
-		realloc(t->waiters, (t->n_waiters + 1) * sizeof(*w));
+	struct waiter *w = realloc(t->waiters, (t->n_waiters + 1) * sizeof(*w));
 	if (w == NULL) {
 		return GSLB_ENOMEM;
 	}

@@ -37,8 +37,8 @@ void validator_free(struct validator *v);
  * overwatch.validation.enabled false, nothing is checked and validation
  * facts are cleared. Call after every change to the registry's membership.
  */
-int validator_sync(struct validator *v, const struct gslb_config *cfg)
-	GSLB_WARN_UNUSED;
+int validator_sync(struct validator *v,
+		   const struct gslb_config *cfg) GSLB_WARN_UNUSED;
 
 bool validator_enabled(const struct validator *v);
 

@@ -1061,8 +1061,8 @@ static const struct bad_case bad_cases[] = {
 	  "regions[0].health_check.path",
 	  "path is used only by http and https checks" },
 	{ OW,
-	  REGION "    health_check: {path: \"/health check\"}\n" ZONE DOMAIN,
-	  5, "regions[0].health_check.path",
+	  REGION "    health_check: {path: \"/health check\"}\n" ZONE DOMAIN, 5,
+	  "regions[0].health_check.path",
 	  "path \"/health check\": spaces and control characters must be "
 	  "percent-encoded" },
 	{ OW,
@@ -1072,18 +1072,18 @@ static const struct bad_case bad_cases[] = {
 	  "host \"a.example\r\nX-Evil: 1\": must be a host name, without "
 	  "spaces or control characters" },
 	{ OW,
-	  REGION "    health_check: {type: tcp, expected_status: [200]}\n" ZONE
-		  DOMAIN,
+	  REGION
+	  "    health_check: {type: tcp, expected_status: [200]}\n" ZONE DOMAIN,
 	  5, "regions[0].health_check.expected_status",
 	  "expected_status is used only by http and https checks" },
 	{ OW,
-	  REGION "    health_check: {type: http, tls_skip_verify: true}\n" ZONE
-		  DOMAIN,
+	  REGION
+	  "    health_check: {type: http, tls_skip_verify: true}\n" ZONE DOMAIN,
 	  5, "regions[0].health_check.tls_skip_verify",
 	  "tls_skip_verify is used only by https checks" },
 	{ OW,
-	  REGION "    health_check: {expected_status: [\"299-200\"]}\n" ZONE
-		  DOMAIN,
+	  REGION
+	  "    health_check: {expected_status: [\"299-200\"]}\n" ZONE DOMAIN,
 	  5, "regions[0].health_check.expected_status[0]",
 	  "status \"299-200\": expected a code 100-599 or a range such as "
 	  "\"200-399\"" },
