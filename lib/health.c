@@ -527,39 +527,61 @@ static void tcp_event_cb(evutil_socket_t fd, short what, void *arg)
 	finish(r, &res);
 }
 
-static int tcp_start(struct gslb_health *h, struct run *r)
+/* A non-blocking connect of a new socket to r's target; a failure that
+ * shows at once is kept in r->immediate_err. */
+static int run_connect(struct run *r)
 {
 	struct gslb_sockaddr sa;
 	int ret = gslb_sockaddr_from_ip(&r->t->ip, r->t->port, &sa);
 	if (ret != GSLB_EOK) {
 		return ret;
 	}
-
-	const struct sockaddr *addr = (const struct sockaddr *)&sa.ss;
 	r->fd = socket(sa.ss.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (r->fd < 0) {
 		r->immediate_err = errno;
-	} else if (connect(r->fd, addr, sa.len) != 0 && errno != EINPROGRESS) {
+	} else if (connect(r->fd, (const struct sockaddr *)&sa.ss, sa.len) !=
+			   0 &&
+		   errno != EINPROGRESS) {
 		r->immediate_err = errno;
 	}
+	return GSLB_EOK;
+}
 
-	r->ev = event_new(h->base, r->fd, EV_WRITE, tcp_event_cb, r);
+/* Waits for what on r's socket, then calls cb; the check's deadline bounds
+ * the wait. */
+static int run_wait(struct gslb_health *h, struct run *r, short what,
+		    event_callback_fn cb)
+{
+	if (r->ev != NULL) {
+		event_free(r->ev);
+	}
+	r->ev = event_new(h->base, r->fd, what, cb, r);
 	if (r->ev == NULL) {
 		return GSLB_ENOMEM;
 	}
 	/* Even an immediate failure is reported from the loop, never from
 	 * inside the caller's call into us. */
 	if (r->immediate_err != 0) {
-		event_active(r->ev, EV_WRITE, 1);
+		event_active(r->ev, what, 1);
 		return GSLB_EOK;
 	}
-	const int64_t usec = r->timeout / GSLB_USEC;
+	gslb_duration_t left = r->started + r->timeout - gslb_clock_mono();
+	if (left < 0) {
+		left = 0;
+	}
+	const int64_t usec = left / GSLB_USEC;
 	struct timeval tv = {
 		.tv_sec = (time_t)(usec / 1000000),
 		.tv_usec = (suseconds_t)(usec % 1000000),
 	};
 	return event_add(r->ev, &tv) == 0 ? GSLB_EOK : GSLB_ENOMEM;
+}
+
+static int tcp_start(struct gslb_health *h, struct run *r)
+{
+	int ret = run_connect(r);
+	return ret == GSLB_EOK ? run_wait(h, r, EV_WRITE, tcp_event_cb) : ret;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -968,27 +990,14 @@ static void native_body_cb(const uint8_t *data, size_t len, void *arg)
 
 static int native_wait(struct gslb_health *h, struct run *r, short what);
 
-/* A new non-blocking connection for r; errors are reported by the loop. */
+/* A new connection for r; errors are reported by the loop. */
 static int native_connect(struct gslb_health *h, struct run *r)
 {
-	struct gslb_sockaddr sa;
-	int ret = gslb_sockaddr_from_ip(&r->t->ip, r->t->port, &sa);
-	if (ret != GSLB_EOK) {
-		return ret;
-	}
 	r->connected = false;
 	r->reused = false;
 	r->opened = gslb_clock_mono();
-	r->fd = socket(sa.ss.ss_family,
-		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (r->fd < 0) {
-		r->immediate_err = errno;
-	} else if (connect(r->fd, (const struct sockaddr *)&sa.ss, sa.len) !=
-			   0 &&
-		   errno != EINPROGRESS) {
-		r->immediate_err = errno;
-	}
-	return native_wait(h, r, EV_WRITE);
+	int ret = run_connect(r);
+	return ret == GSLB_EOK ? native_wait(h, r, EV_WRITE) : ret;
 }
 
 /* The kept connection was closed by the backend: retry on a new one. */
@@ -1155,30 +1164,9 @@ static void native_event_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Waits for what on r's socket, until the check's deadline. */
 static int native_wait(struct gslb_health *h, struct run *r, short what)
 {
-	if (r->ev != NULL) {
-		event_free(r->ev);
-	}
-	r->ev = event_new(h->base, r->fd, what, native_event_cb, r);
-	if (r->ev == NULL) {
-		return GSLB_ENOMEM;
-	}
-	if (r->immediate_err != 0) {
-		event_active(r->ev, what, 1);
-		return GSLB_EOK;
-	}
-	gslb_duration_t left = r->started + r->timeout - gslb_clock_mono();
-	if (left < 0) {
-		left = 0;
-	}
-	const int64_t usec = left / GSLB_USEC;
-	struct timeval tv = {
-		.tv_sec = (time_t)(usec / 1000000),
-		.tv_usec = (suseconds_t)(usec % 1000000),
-	};
-	return event_add(r->ev, &tv) == 0 ? GSLB_EOK : GSLB_ENOMEM;
+	return run_wait(h, r, what, native_event_cb);
 }
 
 static int native_start(struct gslb_health *h, struct run *r)
