@@ -334,16 +334,15 @@ bool validator_enabled(const struct validator *v)
 	return v->enabled;
 }
 
-bool validator_ready(const struct validator *v)
+bool validator_ready(struct validator *v)
 {
-	struct validator *mv = (struct validator *)v;
-	if (!mv->ready) {
-		mv->ready = !v->enabled ||
-			    gslb_health_count_checked(v->health) >=
-				    gslb_health_count(v->health) ||
-			    gslb_clock_mono() - v->synced > v->grace;
+	if (!v->ready) {
+		v->ready = !v->enabled ||
+			   gslb_health_count_checked(v->health) >=
+				   gslb_health_count(v->health) ||
+			   gslb_clock_mono() - v->synced > v->grace;
 	}
-	return mv->ready;
+	return v->ready;
 }
 
 bool validator_backend_info(const struct validator *v,

@@ -47,7 +47,7 @@ bool validator_enabled(const struct validator *v);
  * check, or the grace period since the last sync (the longest timeout plus
  * two seconds) has passed. True when nothing is checked.
  */
-bool validator_ready(const struct validator *v);
+bool validator_ready(struct validator *v);
 
 /* The check state of backend b; false when b is not checked. */
 bool validator_backend_info(const struct validator *v,
