@@ -395,7 +395,6 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 
 	stop_dns(&srv, true);
 	exit_code = 0;
-	log_info("main", "stopped");
 out:
 	api_free(srv.api);
 	validator_free(srv.validator);
@@ -423,5 +422,8 @@ out:
 	}
 	gslb_registry_free(srv.reg);
 	gslb_config_free(srv.cfg);
+	if (exit_code == 0) {
+		log_info("main", "stopped");
+	}
 	return exit_code;
 }
