@@ -3,6 +3,7 @@
 """Health checks and validation, end to end: real HTTP, HTTPS and TCP
 backends on loopback go down and come back, and the DNS answers and the
 API follow within the configured bounds."""
+import os
 import shutil
 import tempfile
 import time
@@ -12,8 +13,12 @@ import gslbtest
 from backends import HTTPBackend, TCPBackend, make_certificate, tls_context
 from gslbtest import DaemonTestCase, addresses
 
-INTERVAL = 1.0
-TIMEOUT = 0.5
+# Under a wrapper such as valgrind a TLS handshake alone takes longer than
+# the check timeout, so every time here stretches (GSLB_TEST_SCALE).
+SCALE = int(os.environ.get(
+    "GSLB_TEST_SCALE", "4" if os.environ.get("GSLB_TEST_WRAPPER") else "1"))
+INTERVAL = 1.0 * SCALE
+TIMEOUT = 0.5 * SCALE
 FAILS = 2
 PASSES = 2
 # The documented bound (interval × threshold + timeout, + 100 ms to reach
@@ -23,10 +28,11 @@ PASSES = 2
 # late per check".
 DOWN_BOUND = INTERVAL * FAILS + TIMEOUT + 0.1
 UP_BOUND = INTERVAL * PASSES + 0.1
-SLACK = 1.5
+SLACK = 1.5 * SCALE
 
-CHECK = ("{ type: %s, interval: 1s, timeout: 500ms, failure_threshold: 2, "
-         "success_threshold: 2%s }")
+CHECK = ("{ type: %%s, interval: %ds, timeout: %dms, failure_threshold: %d, "
+         "success_threshold: %d%%s }"
+         % (INTERVAL, TIMEOUT * 1000, FAILS, PASSES))
 
 
 def health_config(regions, return_last_healthy=False, validation=True):
@@ -147,7 +153,10 @@ class HTTPAndTCP(HealthCase):
         self.fail_and_recover("body", 'body does not contain "ok"')
 
     def test_http_timeout_takes_backend_out(self):
-        self.fail_and_recover("hang", "timeout after 500ms")
+        # As the config writes durations: "500ms", "2s".
+        timeout = ("%dms" % (TIMEOUT * 1000) if TIMEOUT < 1
+                   else "%gs" % TIMEOUT)
+        self.fail_and_recover("hang", "timeout after " + timeout)
 
     def test_every_backend_down_is_servfail(self):
         for b in self.web:
@@ -180,7 +189,7 @@ class HTTPAndTCP(HealthCase):
 
     def test_plain_http_reuses_its_connection(self):
         t = time.monotonic()
-        time.sleep(3.2)
+        time.sleep(3.2 * SCALE)
         ports = {r[3] for r in self.web[0].requests_since(t)}
         self.assertEqual(len(ports), 1, "a new connection per check")
 
@@ -189,7 +198,7 @@ class HTTPAndTCP(HealthCase):
         before = self.server_status("127.0.0.11")["consecutive_successes"]
         web.set_mode("drop")
         t = time.monotonic()
-        time.sleep(3.2)
+        time.sleep(3.2 * SCALE)
         reqs = web.requests_since(t)
         # Each check found the last connection closed and opened another.
         self.assertGreaterEqual(len({r[3] for r in reqs}), 3)
@@ -200,7 +209,7 @@ class HTTPAndTCP(HealthCase):
 
     def test_checks_run_once_per_interval(self):
         before = self.web[0].request_count()
-        time.sleep(3.2)
+        time.sleep(3.2 * SCALE)
         n = self.web[0].request_count() - before
         self.assertGreaterEqual(n, 2)
         self.assertLessEqual(n, 5)
@@ -221,7 +230,7 @@ class HTTPAndTCP(HealthCase):
             t0 = time.monotonic()
             # The new server is checked at once, not an interval later.
             while extra.request_count() == 0:
-                self.assertLess(time.monotonic() - t0, 1.0 + SLACK)
+                self.assertLess(time.monotonic() - t0, SCALE + SLACK)
                 time.sleep(0.02)
             gone = self.web[1].request_count()
             time.sleep(2 * INTERVAL + 0.2)
@@ -319,7 +328,7 @@ class ReturnLastHealthy(HealthCase):
         self.wait_answer("last.gslb.test", ["127.0.0.42"], DOWN_BOUND)
         self.web[1].set_mode("error")
         self.wait_status("127.0.0.42", "unhealthy", DOWN_BOUND)
-        time.sleep(0.3)
+        time.sleep(0.3 * SCALE)
         self.assertEqual(self.answer("last.gslb.test"), ["127.0.0.42"])
         self.web[0].set_mode("ok")
         self.wait_answer("last.gslb.test", ["127.0.0.41"], UP_BOUND)
