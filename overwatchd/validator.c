@@ -10,6 +10,8 @@
 #include "validator.h"
 
 #define USER_AGENT "OpenGSLB-HealthCheck/" PACKAGE_VERSION " (gslb-overwatchd)"
+/* Transitions logged one by one per second; the rest are summed up. */
+#define LOG_BURST 50
 /* Beyond the longest timeout, how long readiness waits for a first round. */
 #define READY_SLACK (2 * GSLB_SEC)
 
@@ -64,6 +66,10 @@ struct validator {
 	gslb_time_t synced;    /* monotonic, last sync */
 	gslb_duration_t grace; /* readiness wait after a sync */
 	bool ready;            /* latched: a reload does not unready */
+	gslb_time_t log_window; /* monotonic start of the logging second */
+	size_t log_count;       /* transitions logged in it */
+	size_t log_suppressed;  /* and not logged */
+	struct event *log_flush; /* sums up the suppressed ones */
 	/* Settings for backends whose region has no health_check section. */
 	struct gslb_health_check fallback;
 };
@@ -122,6 +128,42 @@ static void target_free(struct validator *v, struct vtarget *t)
 	free(t);
 }
 
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct validator *v = arg;
+	log_warn("health",
+		 "%zu more backends changed state in the last second (see "
+		 "/api/v1/health/servers)",
+		 v->log_suppressed);
+	v->log_suppressed = 0;
+	v->log_count = 0;
+	v->log_window = gslb_clock_mono();
+}
+
+/*
+ * Whether one more transition may be logged. When a data centre goes
+ * down, thousands of backends change at once: LOG_BURST a second are
+ * logged one by one, the rest summed up when the second ends.
+ */
+static bool log_transition(struct validator *v)
+{
+	const gslb_time_t now = gslb_clock_mono();
+	if (v->log_suppressed == 0 && now - v->log_window >= GSLB_SEC) {
+		v->log_window = now;
+		v->log_count = 0;
+	}
+	if (v->log_count < LOG_BURST) {
+		v->log_count++;
+		return true;
+	}
+	if (v->log_suppressed++ == 0) {
+		const int64_t usec = (v->log_window + GSLB_SEC - now) / GSLB_USEC;
+		struct timeval tv = { 0, (suseconds_t)(usec > 0 ? usec : 0) };
+		evtimer_add(v->log_flush, &tv);
+	}
+	return false;
+}
+
 static void on_result(struct gslb_health_target *check,
 		      const struct gslb_check_result *res, bool changed,
 		      void *arg)
@@ -142,10 +184,13 @@ static void on_result(struct gslb_health_target *check,
 						    ? GSLB_LOG_DEBUG
 						    : GSLB_LOG_INFO;
 		t->state = info.track.state;
-		gslb_log(level, "health", "%s backend %s port %u: %s%s%s",
-			 t->service, gslb_ip_format(&t->ip, ip), t->port,
-			 gslb_health_state_name(info.track.state),
-			 healthy ? "" : ": ", healthy ? "" : res->error);
+		if (level == GSLB_LOG_DEBUG || log_transition(v)) {
+			gslb_log(level, "health",
+				 "%s backend %s port %u: %s%s%s", t->service,
+				 gslb_ip_format(&t->ip, ip), t->port,
+				 gslb_health_state_name(info.track.state),
+				 healthy ? "" : ": ", healthy ? "" : res->error);
+		}
 		struct gslb_backend *b =
 			gslb_registry_find(v->reg, t->service, &t->ip, t->port);
 		if (b != NULL &&
@@ -171,9 +216,15 @@ int validator_new(struct event_base *base, struct gslb_registry *reg,
 	v->metrics = metrics;
 	v->changed = changed;
 	v->arg = arg;
+	v->log_flush = evtimer_new(base, on_log_flush, v);
+	if (v->log_flush == NULL) {
+		free(v);
+		return GSLB_ENOMEM;
+	}
 	int ret =
 		gslb_health_new(base, USER_AGENT, 0, on_result, v, &v->health);
 	if (ret != GSLB_EOK) {
+		event_free(v->log_flush);
 		free(v);
 		return ret;
 	}
@@ -190,6 +241,7 @@ void validator_free(struct validator *v)
 		target_free(v, v->targets);
 	}
 	gslb_health_free(v->health);
+	event_free(v->log_flush);
 	free(v);
 }
 
