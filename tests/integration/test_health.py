@@ -4,7 +4,9 @@
 backends on loopback go down and come back, and the DNS answers and the
 API follow within the configured bounds."""
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 import unittest
@@ -332,6 +334,53 @@ class ReturnLastHealthy(HealthCase):
         self.assertEqual(self.answer("last.gslb.test"), ["127.0.0.42"])
         self.web[0].set_mode("ok")
         self.wait_answer("last.gslb.test", ["127.0.0.41"], UP_BOUND)
+
+
+def closed_ports(n):
+    """n TCP ports on 127.0.0.1 that nothing listens on (for now)."""
+    socks = [socket.socket() for _ in range(n)]
+    for sk in socks:
+        sk.bind(("127.0.0.1", 0))
+    ports = [sk.getsockname()[1] for sk in socks]
+    for sk in socks:
+        sk.close()
+    return ports
+
+
+class MassFailure(HealthCase):
+    """Many servers failing at once: the log names the first ones and
+    sums up the rest instead of flooding."""
+
+    N = 120
+    BURST = 50
+
+    @classmethod
+    def make_config(cls):
+        return gslbtest.checked_config(
+            [("dc", "dc.gslb.test",
+              "{ type: tcp, interval: %ds, timeout: %dms, "
+              "failure_threshold: 1 }" % (INTERVAL, TIMEOUT * 1000),
+              [("127.0.0.1", p) for p in closed_ports(cls.N)])],
+            api=True)
+
+    def test_log_sums_up_beyond_the_burst(self):
+        self.wait_answer("dc.gslb.test", "SERVFAIL", DOWN_BOUND)
+        deadline = time.monotonic() + 2 * SCALE + SLACK
+        while True:
+            lines = self.daemon.log_lines()
+            one_by_one = [ln for ln in lines
+                          if "dc.gslb.test backend" in ln
+                          and "unhealthy" in ln]
+            summed = sum(int(m.group(1)) for m in
+                         (re.search(r"(\d+) more backends changed state",
+                                    ln) for ln in lines) if m)
+            if len(one_by_one) + summed >= self.N or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(one_by_one) + summed, self.N)
+        self.assertGreater(summed, 0)
+        self.assertLessEqual(len(one_by_one), 2 * self.BURST)
 
 
 class ValidationOff(HealthCase):
