@@ -42,7 +42,6 @@ struct vtarget {
 };
 
 struct validator_request {
-	struct validator *v;
 	struct vtarget **targets; /* NULL once a target has reported */
 	size_t n_targets;
 	size_t pending;
@@ -440,7 +439,6 @@ struct validator_request *validator_check_now(struct validator *v,
 	if (req == NULL) {
 		return NULL;
 	}
-	req->v = v;
 	req->done = done;
 	req->arg = arg;
 	req->targets = calloc(n + 1, sizeof(*req->targets));
