@@ -882,7 +882,7 @@ static int http_setup(struct gslb_health *h, struct run *r, const char *url)
 		 * (the operator's, or the system bundle), or nothing when
 		 * nothing is verified.
 		 */
-		const char *ca = hc->tls_skip_verify ? NULL
+		const char *ca = hc->tls_skip_verify       ? NULL
 				 : hc->tls_ca_file != NULL ? hc->tls_ca_file
 							   : h->system_ca;
 		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca) != CURLE_OK;

@@ -62,12 +62,12 @@ struct validator {
 	struct vtarget *targets; /* doubly linked */
 	size_t n_targets;
 	uint64_t sync_mark;
-	gslb_time_t synced;    /* monotonic, last sync */
-	gslb_duration_t grace; /* readiness wait after a sync */
-	bool ready;            /* latched: a reload does not unready */
-	gslb_time_t log_window; /* monotonic start of the logging second */
-	size_t log_count;       /* transitions logged in it */
-	size_t log_suppressed;  /* and not logged */
+	gslb_time_t synced;      /* monotonic, last sync */
+	gslb_duration_t grace;   /* readiness wait after a sync */
+	bool ready;              /* latched: a reload does not unready */
+	gslb_time_t log_window;  /* monotonic start of the logging second */
+	size_t log_count;        /* transitions logged in it */
+	size_t log_suppressed;   /* and not logged */
 	struct event *log_flush; /* sums up the suppressed ones */
 	/* Settings for backends whose region has no health_check section. */
 	struct gslb_health_check fallback;
@@ -156,7 +156,8 @@ static bool log_transition(struct validator *v)
 		return true;
 	}
 	if (v->log_suppressed++ == 0) {
-		const int64_t usec = (v->log_window + GSLB_SEC - now) / GSLB_USEC;
+		const int64_t usec =
+			(v->log_window + GSLB_SEC - now) / GSLB_USEC;
 		struct timeval tv = { 0, (suseconds_t)(usec > 0 ? usec : 0) };
 		evtimer_add(v->log_flush, &tv);
 	}
@@ -188,7 +189,8 @@ static void on_result(struct gslb_health_target *check,
 				 "%s backend %s port %u: %s%s%s", t->service,
 				 gslb_ip_format(&t->ip, ip), t->port,
 				 gslb_health_state_name(info.track.state),
-				 healthy ? "" : ": ", healthy ? "" : res->error);
+				 healthy ? "" : ": ",
+				 healthy ? "" : res->error);
 		}
 		struct gslb_backend *b =
 			gslb_registry_find(v->reg, t->service, &t->ip, t->port);
