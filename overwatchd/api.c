@@ -25,13 +25,11 @@
 #include <libknot/version.h>
 
 #include "error.h"
+#include "httpd.h"
 #include "log.h"
 #include "server.h"
 
-#define API_TIMEOUT_S   10
-#define API_MAX_BODY    (64 * 1024)
-#define API_MAX_HEADERS (16 * 1024)
-#define API_BACKLOG     128
+#define API_MAX_BODY (64 * 1024)
 /* Go's encoder prints the shortest exact form; 15 digits is close. */
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
@@ -884,74 +882,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 /* ------------------------------------------------------------------------ */
 /* Start and stop                                                           */
 
-/*
- * Binds an IP literal ourselves: libevent's resolver (AI_ADDRCONFIG) skips
- * IPv6 on hosts whose only IPv6 address is ::1, so "[::1]:port" would fail.
- * dual: the IPv6 wildcard also takes IPv4 clients.
- */
-static int bind_ip(struct evhttp *http, const struct gslb_ip *ip, uint16_t port,
-		   bool dual)
-{
-	struct gslb_sockaddr sa;
-	if (gslb_sockaddr_from_ip(ip, port, &sa) != GSLB_EOK) {
-		return -EAFNOSUPPORT;
-	}
-	int fd = socket(ip->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-	if (fd < 0) {
-		return -errno;
-	}
-	int one = 1, v6only = dual ? 0 : 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ip->family == AF_INET6) {
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			   sizeof(v6only));
-	}
-	if (bind(fd, (const struct sockaddr *)&sa.ss, sa.len) != 0 ||
-	    listen(fd, API_BACKLOG) != 0) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
-	if (evhttp_accept_socket_with_handle(http, fd) == NULL) {
-		close(fd);
-		return GSLB_ENOMEM;
-	}
-	return GSLB_EOK;
-}
-
-static int api_listen(struct evhttp *http, const char *address)
-{
-	char *host = NULL;
-	uint16_t port = 0;
-	struct gslb_ip ip;
-	int ret = gslb_hostport_split(address, &host, &port);
-	if (ret != GSLB_EOK) {
-		return ret;
-	}
-	if (*host == '\0') {
-		/* All addresses: the IPv6 wildcard, dual-stack if the system
-		 * allows, else IPv4 only. */
-		gslb_ip_parse("::", &ip);
-		ret = bind_ip(http, &ip, port, true);
-		if (ret == -EAFNOSUPPORT || ret == -EADDRNOTAVAIL) {
-			gslb_ip_parse("0.0.0.0", &ip);
-			ret = bind_ip(http, &ip, port, false);
-		}
-	} else if (gslb_ip_parse(host, &ip) == GSLB_EOK) {
-		ret = bind_ip(http, &ip, port, false);
-	} else {
-		/* A host name: libevent resolves it and binds the first. */
-		errno = 0;
-		ret = GSLB_EOK;
-		if (evhttp_bind_socket_with_handle(http, host, port) == NULL) {
-			ret = errno != 0 ? -errno : GSLB_EINVAL;
-		}
-	}
-	free(host);
-	return ret;
-}
-
 int api_start(struct server *srv, struct api **out)
 {
 	*out = NULL;
@@ -964,29 +894,11 @@ int api_start(struct server *srv, struct api **out)
 		return GSLB_ENOMEM;
 	}
 	api->srv = srv;
-	api->http = evhttp_new(srv->base);
+	api->http = httpd_new(srv->base, "api", "api.address", address,
+			      API_MAX_BODY, on_request, api);
 	if (api->http == NULL) {
 		free(api);
-		return GSLB_ENOMEM;
-	}
-	evhttp_set_timeout(api->http, API_TIMEOUT_S);
-	evhttp_set_max_body_size(api->http, API_MAX_BODY);
-	evhttp_set_max_headers_size(api->http, API_MAX_HEADERS);
-	/* Every method reaches the dispatcher, which answers 405 in JSON. */
-	evhttp_set_allowed_methods(
-		api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-				   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-				   EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(api->http, on_request, api);
-
-	int ret = api_listen(api->http, address);
-	if (ret != GSLB_EOK) {
-		log_error("api", "cannot listen on api.address %s: %s", address,
-			  gslb_strerror(ret));
-		evhttp_free(api->http);
-		free(api);
-		return ret;
+		return GSLB_EINVAL;
 	}
 	log_info("api", "REST API listening on %s", address);
 	*out = api;

@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -1016,84 +1016,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 }
 
 /* A listening socket for ai, or -1 with errno set. */
-static int listen_on(const struct addrinfo *ai)
-{
-	int fd = socket(ai->ai_family,
-			ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			ai->ai_protocol);
-	if (fd < 0) {
-		return -1;
-	}
-	int one = 1;
-	/* A restart must not wait for TIME_WAIT connections of the last
-	 * process; V6ONLY lets "::" and "0.0.0.0" both be bound for ":port". */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    (ai->ai_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) !=
-		     0) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, 128) != 0) {
-		int err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Binds every address host resolves to (all addresses when empty). On
- * failure *why says why.
- */
-static int bind_all(struct evhttp *http, const char *host, uint16_t port,
-		    const char **why)
-{
-	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-	};
-	struct addrinfo *res = NULL;
-	char service[8];
-	snprintf(service, sizeof(service), "%u", (unsigned)port);
-	int gai =
-		getaddrinfo(*host != '\0' ? host : NULL, service, &hints, &res);
-	if (gai != 0) {
-		*why = gai_strerror(gai);
-		return GSLB_EINVAL;
-	}
-	size_t bound = 0;
-	int ret = GSLB_EOK;
-	int skipped = 0;
-	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-		int fd = listen_on(ai);
-		if (fd < 0) {
-			/* A family this host lacks is no reason to refuse
-			 * when another address can be served. */
-			if (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) {
-				skipped = errno;
-				continue;
-			}
-			*why = strerror(errno);
-			ret = -errno;
-			break;
-		}
-		if (evhttp_accept_socket_with_handle(http, fd) == NULL) {
-			close(fd);
-			*why = strerror(ENOMEM);
-			ret = GSLB_ENOMEM;
-			break;
-		}
-		bound++;
-	}
-	freeaddrinfo(res);
-	if (ret == GSLB_EOK && bound == 0) {
-		*why = strerror(skipped != 0 ? skipped : EADDRNOTAVAIL);
-		ret = skipped != 0 ? -skipped : -EADDRNOTAVAIL;
-	}
-	return ret;
-}
-
 int metrics_start(struct metrics *m, struct server *srv)
 {
 	m->srv = srv;
@@ -1102,40 +1024,11 @@ int metrics_start(struct metrics *m, struct server *srv)
 		return GSLB_EOK;
 	}
 	const char *address = cfg->metrics.address;
-	char *host = NULL;
-	uint16_t port = 0;
-	int ret = gslb_hostport_split(address, &host, &port);
-	if (ret != GSLB_EOK) {
-		log_error("metrics", "cannot listen on metrics.address %s: %s",
-			  address, gslb_strerror(ret));
-		return ret;
-	}
-	m->http = evhttp_new(srv->base);
-	if (m->http == NULL) {
-		free(host);
-		return GSLB_ENOMEM;
-	}
-	evhttp_set_allowed_methods(
-		m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-				 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-				 EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-				 EVHTTP_REQ_PATCH);
-	evhttp_set_timeout(m->http, 10);
 	/* Scrapes send no body; keep what a client can make us hold small. */
-	evhttp_set_max_headers_size(m->http, 16384);
-	evhttp_set_max_body_size(m->http, 4096);
-	evhttp_set_gencb(m->http, on_request, m);
-
-	const char *why = "";
-	ret = bind_all(m->http, host, port, &why);
-	free(host);
-	if (ret != GSLB_EOK) {
-		log_error("metrics", "cannot listen on metrics.address %s: %s",
-			  address, why);
-		/* Also closes any socket already bound. */
-		evhttp_free(m->http);
-		m->http = NULL;
-		return ret;
+	m->http = httpd_new(srv->base, "metrics", "metrics.address", address,
+			    4096, on_request, m);
+	if (m->http == NULL) {
+		return GSLB_EINVAL;
 	}
 	log_info("metrics", "serving /metrics on %s", address);
 	return GSLB_EOK;
