@@ -11,6 +11,9 @@ Optional environment:
   GSLB_TEST_WRAPPER   command prefix, e.g. "valgrind --error-exitcode=1 -q"
   GSLB_TEST_TIMEOUT   seconds to wait for start-up and stop (default 10)
   GSLB_TEST_KEEP      keep the temporary directories (config, logs)
+  GSLB_TEST_SCALE     stretch the health-check tests' intervals and
+                      timeouts by this factor (default 4 under a wrapper,
+                      else 1)
 """
 import http.client
 import json
