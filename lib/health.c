@@ -45,7 +45,7 @@ struct run {
 	gslb_time_t started; /* monotonic */
 	gslb_duration_t timeout;
 
-	/* http, https */
+	/* https (libcurl); the body fields serve plain http too */
 	CURL *easy;
 	bool in_multi;
 	struct curl_slist *connect_to;
@@ -586,7 +586,7 @@ static int tcp_start(struct gslb_health *h, struct run *r)
 }
 
 /* ------------------------------------------------------------------------ */
-/* HTTP and HTTPS                                                           */
+/* HTTPS, through libcurl (and the pass rule plain HTTP shares)            */
 
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -816,7 +816,7 @@ static void url_host(char *buf, size_t size, const char *host)
 	}
 }
 
-static int http_setup(struct gslb_health *h, struct run *r, const char *url)
+static int https_setup(struct gslb_health *h, struct run *r, const char *url)
 {
 	const struct gslb_health_check *hc = &r->t->hc;
 	const long timeout_ms =
@@ -866,40 +866,34 @@ static int http_setup(struct gslb_health *h, struct run *r, const char *url)
 		bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers) !=
 		       CURLE_OK;
 	}
-	if (r->type == GSLB_CHECK_HTTPS) {
-		const long verify = hc->tls_skip_verify ? 0L : 1L;
-		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) !=
-		       CURLE_OK;
-		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST,
-					verify * 2L) != CURLE_OK;
-		/* A resumed session would skip the certificate check. */
-		bad |= curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L) !=
-		       CURLE_OK;
-		/*
-		 * libcurl with GnuTLS reads its trust store for every
-		 * connection, and Debian's default is the directory
-		 * /etc/ssl/certs: some 60 ms of CPU per check. Read one file
-		 * (the operator's, or the system bundle), or nothing when
-		 * nothing is verified.
-		 */
-		const char *ca = hc->tls_skip_verify       ? NULL
-				 : hc->tls_ca_file != NULL ? hc->tls_ca_file
-							   : h->system_ca;
-		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca) != CURLE_OK;
-		if (ca != NULL || hc->tls_skip_verify) {
-			bad |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL) !=
-			       CURLE_OK;
-		}
+	const long verify = hc->tls_skip_verify ? 0L : 1L;
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify * 2L) !=
+	       CURLE_OK;
+	/* A resumed session would skip the certificate check. */
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L) != CURLE_OK;
+	/*
+	 * libcurl with GnuTLS reads its trust store for every
+	 * connection, and Debian's default is the directory
+	 * /etc/ssl/certs: some 60 ms of CPU per check. Read one file
+	 * (the operator's, or the system bundle), or nothing when
+	 * nothing is verified.
+	 */
+	const char *ca = hc->tls_skip_verify       ? NULL
+			 : hc->tls_ca_file != NULL ? hc->tls_ca_file
+						   : h->system_ca;
+	bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca) != CURLE_OK;
+	if (ca != NULL || hc->tls_skip_verify) {
+		bad |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK;
 	}
 	return bad ? GSLB_ENOMEM : GSLB_EOK;
 }
 
 static int curl_setup(struct gslb_health *h);
 
-static int http_start(struct gslb_health *h, struct run *r)
+static int https_start(struct gslb_health *h, struct run *r)
 {
 	const struct gslb_health_target *t = r->t;
-	const char *scheme = r->type == GSLB_CHECK_HTTPS ? "https" : "http";
 	const char *path =
 		t->hc.path != NULL && t->hc.path[0] != '\0' ? t->hc.path : "/";
 	const char *slash = path[0] == '/' ? "" : "/";
@@ -927,8 +921,8 @@ static int http_start(struct gslb_health *h, struct run *r)
 	}
 
 	if (host == NULL) {
-		if (asprintf(&url, "%s://%s:%u%s%s", scheme, addr, t->port,
-			     slash, path) < 0) {
+		if (asprintf(&url, "https://%s:%u%s%s", addr, t->port, slash,
+			     path) < 0) {
 			return GSLB_ENOMEM;
 		}
 	} else {
@@ -940,8 +934,8 @@ static int http_start(struct gslb_health *h, struct run *r)
 			return GSLB_ENOMEM;
 		}
 		url_host(name, size, host);
-		if (asprintf(&url, "%s://%s:%u%s%s", scheme, name, t->port,
-			     slash, path) < 0) {
+		if (asprintf(&url, "https://%s:%u%s%s", name, t->port, slash,
+			     path) < 0) {
 			url = NULL;
 		}
 		if (url != NULL && asprintf(&line, "%s:%u:%s:%u", name, t->port,
@@ -962,7 +956,7 @@ static int http_start(struct gslb_health *h, struct run *r)
 		}
 	}
 
-	ret = http_setup(h, r, url);
+	ret = https_setup(h, r, url);
 	free(url);
 	if (ret != GSLB_EOK) {
 		return ret;
@@ -1035,6 +1029,14 @@ static void native_fail(struct run *r, const char *what, const char *detail)
 	finish(r, &res);
 }
 
+/* Waits for what on r's socket, or fails the check if it cannot. */
+static void native_rearm(struct gslb_health *h, struct run *r, short what)
+{
+	if (native_wait(h, r, what) != GSLB_EOK) {
+		native_fail(r, "request failed", "out of memory");
+	}
+}
+
 /* The response is complete (or long enough to judge): decide. */
 static void native_done(struct run *r)
 {
@@ -1073,10 +1075,7 @@ static void native_read(struct gslb_health *h, struct run *r)
 	for (;;) {
 		const ssize_t n = recv(r->fd, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EAGAIN) {
-			if (native_wait(h, r, EV_READ) != GSLB_EOK) {
-				native_fail(r, "request failed",
-					    "out of memory");
-			}
+			native_rearm(h, r, EV_READ);
 			return;
 		}
 		if (n < 0 && errno == EINTR) {
@@ -1118,10 +1117,7 @@ static void native_write(struct gslb_health *h, struct run *r)
 			send(r->fd, r->request + r->request_sent,
 			     r->request_len - r->request_sent, MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN) {
-			if (native_wait(h, r, EV_WRITE) != GSLB_EOK) {
-				native_fail(r, "request failed",
-					    "out of memory");
-			}
+			native_rearm(h, r, EV_WRITE);
 			return;
 		}
 		if (n < 0 && errno == EINTR) {
@@ -1257,7 +1253,7 @@ static void start_run(struct gslb_health_target *t)
 			break;
 		case GSLB_CHECK_HTTPS:
 		default:
-			ret = http_start(h, r);
+			ret = https_start(h, r);
 			break;
 		}
 	}

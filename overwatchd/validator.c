@@ -59,8 +59,7 @@ struct validator {
 	struct gslb_health *health;
 
 	bool enabled;
-	struct vtarget *targets; /* doubly linked */
-	size_t n_targets;
+	struct vtarget *targets; /* doubly linked, one per health target */
 	uint64_t sync_mark;
 	gslb_time_t synced;      /* monotonic, last sync */
 	gslb_duration_t grace;   /* readiness wait after a sync */
@@ -112,7 +111,6 @@ static void target_free(struct validator *v, struct vtarget *t)
 	if (t->next != NULL) {
 		t->next->prev = t->prev;
 	}
-	v->n_targets--;
 	if (t->check != NULL) {
 		gslb_health_remove(t->check);
 	}
@@ -280,7 +278,6 @@ static int target_add(struct validator *v, struct gslb_backend *b,
 		v->targets->prev = t;
 	}
 	v->targets = t;
-	v->n_targets++;
 	b->check = t;
 	int ret = gslb_health_add(v->health, hc, &b->ip, b->port, host, t,
 				  &t->check);
@@ -437,7 +434,7 @@ struct validator_request *validator_check_now(struct validator *v,
 					      void *arg)
 {
 	struct validator_request *req = calloc(1, sizeof(*req));
-	size_t n = b != NULL ? 1 : v->n_targets;
+	size_t n = b != NULL ? 1 : gslb_health_count(v->health);
 	if (req == NULL) {
 		return NULL;
 	}
