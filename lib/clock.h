@@ -22,3 +22,7 @@ gslb_time_t gslb_clock_mono_to_wall(gslb_time_t mono);
 
 /* "2026-11-28T05:51:43.123456789Z"; returns buf. */
 char *gslb_time_rfc3339(gslb_time_t wall, char buf[GSLB_RFC3339_LEN]);
+
+/* Parses RFC 3339 ("2026-11-28T05:51:43Z", fractions and offsets
+ * allowed); 0, or -1 when text is not such a time. */
+int gslb_time_parse_rfc3339(const char *text, gslb_time_t *wall);

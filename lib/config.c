@@ -889,6 +889,7 @@ static void config_init(struct cfg_loader *ld)
 		return;
 	}
 	cfg->api.address = cfg_strdup(ld, "127.0.0.1:8080");
+	cfg->api.socket = cfg_strdup(ld, GSLB_RUNDIR "/overwatch.sock");
 	cfg->api.allowed_networks = calloc(2, sizeof(struct gslb_cidr));
 	if (cfg->api.allowed_networks == NULL) {
 		ld->oom = true;
@@ -932,6 +933,12 @@ void gslb_config_free(struct gslb_config *cfg)
 	free(cfg->metrics.address);
 	free(cfg->api.address);
 	free(cfg->api.allowed_networks);
+	for (size_t i = 0; i < cfg->api.n_tokens; i++) {
+		free(cfg->api.tokens[i].name);
+		free(cfg->api.tokens[i].token);
+	}
+	free(cfg->api.tokens);
+	free(cfg->api.socket);
 
 	free(cfg->dns.listen_address);
 	free(cfg->dns.listen);

@@ -164,6 +164,12 @@ struct gslb_agent_token {
 	char *token;
 };
 
+/* A bearer token for API writes; the name is what the audit log shows. */
+struct gslb_api_token {
+	char *name;
+	char *token;
+};
+
 struct gslb_overwatch_config {
 	char *node_id; /* default: host name */
 	char *region;
@@ -257,6 +263,12 @@ struct gslb_config {
 		struct gslb_cidr *allowed_networks; /* default loopback */
 		size_t n_allowed_networks;
 		bool trust_proxy_headers;
+		/* Writes over TCP need one of these; none: no token needed. */
+		struct gslb_api_token *tokens;
+		size_t n_tokens;
+		/* UNIX socket for local tools, file permissions as access
+		 * control; default GSLB_RUNDIR/overwatch.sock, NULL: none. */
+		char *socket;
 	} api;
 
 	/* Overwatch mode. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "config_internal.h"
@@ -1138,6 +1139,102 @@ static void fn_allowed_networks(struct cfg_loader *ld,
 	}
 }
 
+/* name: token. Tokens are secrets: the messages never quote them. */
+static void fn_api_tokens(struct cfg_loader *ld, const struct cfg_node *node,
+			  void *base, const char *path)
+{
+	struct gslb_config *cfg = base;
+	char kpath[CFG_PATH_LEN];
+
+	if (node->kind != CFG_NODE_MAP) {
+		cfg_err_type(ld, node, path, "a mapping of name to token");
+		return;
+	}
+	for (size_t i = 0; i < cfg_map_len(node); i++) {
+		const struct cfg_node *key = cfg_map_key(node, i);
+		const struct cfg_node *val = cfg_map_val(node, i);
+		if (key->kind != CFG_NODE_SCALAR) {
+			continue;
+		}
+		cfg_path_key(kpath, path, key->text);
+		if (map_dup(node, i)) {
+			cfg_err_at(ld, key, kpath, "duplicate key \"%s\"",
+				   key->text);
+			continue;
+		}
+		if (key->text[0] == '\0' ||
+		    strspn(key->text,
+			   "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@") !=
+			    strlen(key->text)) {
+			cfg_err_at(ld, key, kpath,
+				   "token name \"%s\": use letters, digits and "
+				   "-_.@ only",
+				   key->text);
+			continue;
+		}
+		const char *token =
+			cfg_item_text(ld, val, kpath, "a token string");
+		if (token == NULL) {
+			continue;
+		}
+		bool printable = true;
+		for (const char *c = token; *c != '\0'; c++) {
+			printable &= *c > ' ' && *c < 0x7f;
+		}
+		if (strlen(token) < 16 || !printable) {
+			cfg_err_at(ld, val, kpath,
+				   "token must be at least 16 printable "
+				   "characters without spaces");
+			continue;
+		}
+		bool dup = false;
+		for (size_t j = 0; j < cfg->api.n_tokens; j++) {
+			dup |= strcmp(cfg->api.tokens[j].token, token) == 0;
+		}
+		if (dup) {
+			cfg_err_at(ld, val, kpath,
+				   "the same token is given another name: each "
+				   "name needs its own token");
+			continue;
+		}
+		struct gslb_api_token *t =
+			VEC_PUSH(ld, cfg->api.tokens, cfg->api.n_tokens);
+		if (t == NULL) {
+			return;
+		}
+		t->name = cfg_strdup(ld, key->text);
+		t->token = cfg_strdup(ld, token);
+	}
+}
+
+/* An absolute path that fits a sockaddr_un, or "" for no socket. */
+static void fn_api_socket(struct cfg_loader *ld, const struct cfg_node *node,
+			  void *base, const char *path)
+{
+	struct gslb_config *cfg = base;
+	const struct sockaddr_un *sun = NULL;
+	const char *text = cfg_scalar(ld, node, path, "a path");
+	if (text == NULL) {
+		return;
+	}
+	if (text[0] != '\0' && text[0] != '/') {
+		cfg_err_at(ld, node, path,
+			   "socket \"%s\": must be an absolute path (or \"\" "
+			   "for no socket)",
+			   text);
+		return;
+	}
+	if (strlen(text) >= sizeof(sun->sun_path)) {
+		cfg_err_at(ld, node, path,
+			   "socket path is %zu characters; at most %zu fit",
+			   strlen(text), sizeof(sun->sun_path) - 1);
+		return;
+	}
+	free(cfg->api.socket);
+	cfg->api.socket = text[0] != '\0' ? cfg_strdup(ld, text) : NULL;
+}
+
 static const struct item logging_items[] = {
 	FN("level", 0, fn_log_level),
 	FN("format", 0, fn_log_format),
@@ -1156,6 +1253,8 @@ static const struct item api_items[] = {
 	FN("allowed_networks", 0, fn_allowed_networks),
 	BOOL("trust_proxy_headers", struct gslb_config,
 	     api.trust_proxy_headers),
+	FN("tokens", 0, fn_api_tokens),
+	FN("socket", 0, fn_api_socket),
 	END,
 };
 

@@ -240,9 +240,11 @@ static int reserve_one(struct gslb_registry *reg)
 	return GSLB_EOK;
 }
 
-static int add_static(struct gslb_registry *reg, const struct gslb_server *srv,
-		      const char *service, const char *region, uint64_t hash,
-		      gslb_time_t now, struct entry **out)
+/* A new entry for the key, in both the list and the index. */
+static int add_entry(struct gslb_registry *reg, const char *service,
+		     const struct gslb_ip *ip, uint16_t port, uint32_t weight,
+		     const char *region, enum gslb_backend_source source,
+		     uint64_t hash, gslb_time_t now, struct entry **out)
 {
 	int ret = reserve_one(reg);
 	if (ret != GSLB_EOK) {
@@ -258,19 +260,19 @@ static int add_static(struct gslb_registry *reg, const struct gslb_server *srv,
 		entry_free(e);
 		return GSLB_ENOMEM;
 	}
-	e->b.ip = srv->ip;
-	e->b.port = srv->port;
-	e->b.weight = srv->weight;
-	e->b.source = GSLB_SOURCE_STATIC;
-	e->b.server = srv;
+	e->b.ip = *ip;
+	e->b.port = port;
+	e->b.weight = weight;
+	e->b.source = source;
 	e->b.validation = GSLB_UNKNOWN;
 	e->b.override = GSLB_UNKNOWN;
 	e->b.status = gslb_backend_status(&e->b, now, reg->stale_after);
 	e->hash = hash;
 
-	const size_t s = slot_find(reg, hash, service, &srv->ip, srv->port);
+	const size_t s = slot_find(reg, hash, service, ip, port);
 	reg->slots[s] = e;
 	reg->items[reg->n_items++] = e;
+	reg->generation++;
 	*out = e;
 	return GSLB_EOK;
 }
@@ -350,13 +352,15 @@ int gslb_registry_sync_static(struct gslb_registry *reg,
 			int ret;
 
 			if (e == NULL) {
-				ret = add_static(reg, srv, service,
-						 region->name, hash, now, &e);
+				ret = add_entry(
+					reg, service, &srv->ip, srv->port,
+					srv->weight, region->name,
+					GSLB_SOURCE_STATIC, hash, now, &e);
 				if (ret != GSLB_EOK) {
 					/* Nothing removed yet: a superset. */
 					return ret;
 				}
-				reg->generation++;
+				e->b.server = srv;
 			} else if (e->b.source != GSLB_SOURCE_STATIC ||
 				   e->sync_mark == reg->sync_epoch) {
 				/*
@@ -376,6 +380,44 @@ int gslb_registry_sync_static(struct gslb_registry *reg,
 
 	remove_unseen_static(reg);
 	return GSLB_EOK;
+}
+
+int gslb_registry_add(struct gslb_registry *reg,
+		      enum gslb_backend_source source, const char *service,
+		      const struct gslb_ip *ip, uint16_t port, uint32_t weight,
+		      const char *region, gslb_time_t now,
+		      struct gslb_backend **out)
+{
+	*out = NULL;
+	if (source == GSLB_SOURCE_STATIC) {
+		return GSLB_EINVAL;
+	}
+	const uint64_t hash = key_hash(service, ip, port);
+	if (reg->slots[slot_find(reg, hash, service, ip, port)] != NULL) {
+		return GSLB_EEXIST;
+	}
+	struct entry *e = NULL;
+	int ret = add_entry(reg, service, ip, port, weight, region, source,
+			    hash, now, &e);
+	if (ret == GSLB_EOK) {
+		*out = &e->b;
+	}
+	return ret;
+}
+
+void gslb_registry_remove(struct gslb_registry *reg, struct gslb_backend *b)
+{
+	struct entry *e = (struct entry *)b;
+	size_t kept = 0;
+	for (size_t i = 0; i < reg->n_items; i++) {
+		if (reg->items[i] != e) {
+			reg->items[kept++] = reg->items[i];
+		}
+	}
+	reg->n_items = kept;
+	slot_remove(reg, e);
+	entry_free(e);
+	reg->generation++;
 }
 
 struct gslb_backend *gslb_registry_find(const struct gslb_registry *reg,

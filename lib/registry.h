@@ -93,6 +93,19 @@ int gslb_registry_sync_static(struct gslb_registry *reg,
 			      const struct gslb_config *cfg,
 			      gslb_time_t now) GSLB_WARN_UNUSED;
 
+/*
+ * Adds a backend that did not come from the config (source agent or API),
+ * healthy by default. GSLB_EEXIST if the key is taken, whatever its source.
+ */
+int gslb_registry_add(struct gslb_registry *reg,
+		      enum gslb_backend_source source, const char *service,
+		      const struct gslb_ip *ip, uint16_t port, uint32_t weight,
+		      const char *region, gslb_time_t now,
+		      struct gslb_backend **out) GSLB_WARN_UNUSED;
+
+/* Removes (and frees) a backend added with gslb_registry_add. */
+void gslb_registry_remove(struct gslb_registry *reg, struct gslb_backend *b);
+
 struct gslb_backend *gslb_registry_find(const struct gslb_registry *reg,
 					const char *service,
 					const struct gslb_ip *ip,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * The REST API. One evhttp on the main event base; every request goes
- * through one dispatcher (access list, route, method) so that every answer,
- * errors included, is JSON. Only POST /api/v1/overwatch/validate answers
- * later, from the validator's done callback.
+ * The REST API. One evhttp on the main event base, listening on TCP and on
+ * a UNIX socket; every request goes through one dispatcher (access list,
+ * route, method, token) so that every answer, errors included, is JSON.
+ * Answers that wait: POST /api/v1/overwatch/validate for its checks, and
+ * changes (api_state.c) for their commit.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/queue.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,11 +27,15 @@
 #include <libknot/version.h>
 
 #include "error.h"
+#include "api_internal.h"
 #include "httpd.h"
 #include "log.h"
+#include "overrides.h"
 #include "server.h"
 
-#define API_MAX_BODY (64 * 1024)
+/* evhttp refuses larger bodies itself (with an HTML page); between this
+ * and API_MAX_BODY the handlers refuse them in JSON. */
+#define HTTPD_MAX_BODY (1024 * 1024)
 /* Go's encoder prints the shortest exact form; 15 digits is close. */
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
@@ -47,22 +53,6 @@ struct pending {
 	struct pending *next;
 };
 
-struct api_stats {
-	uint64_t requests;
-	uint64_t by_class[API_STATUS_CLASSES]; /* [status / 100] */
-	uint64_t forbidden;
-	uint64_t not_found;
-	uint64_t bad_method;
-	uint64_t bad_request;
-};
-
-struct api {
-	struct server *srv;
-	struct evhttp *http;
-	struct pending *pending;
-	struct api_stats stats;
-};
-
 typedef void (*handler_fn)(struct api *api, struct evhttp_request *req,
 			   const char *query);
 
@@ -72,6 +62,8 @@ struct route {
 	const char *allow; /* the Allow header of a 405 */
 	bool acl;
 	handler_fn fn;
+	/* For paths below path, and methods the handler sorts out: */
+	api_handler_fn tree;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -85,6 +77,9 @@ static void count(struct api *api, int code)
 	switch (code) {
 	case HTTP_BADREQUEST:
 		api->stats.bad_request++;
+		break;
+	case 401:
+		api->stats.unauthorized++;
 		break;
 	case 403:
 		api->stats.forbidden++;
@@ -101,8 +96,8 @@ static void count(struct api *api, int code)
 }
 
 /* Sends body (taken over) as the answer; NULL means out of memory. */
-static void send_json(struct api *api, struct evhttp_request *req, int code,
-		      json_t *body)
+void api_send_json(struct api *api, struct evhttp_request *req, int code,
+		   json_t *body)
 {
 	static const char oom[] = "{\"error\":\"out of memory\",\"code\":500}";
 	char *text = body != NULL ? json_dumps(body, JSON_FLAGS) : NULL;
@@ -128,11 +123,25 @@ static void send_json(struct api *api, struct evhttp_request *req, int code,
 	evhttp_send_reply(req, code, NULL, NULL);
 }
 
-static void send_error(struct api *api, struct evhttp_request *req, int code,
-		       const char *message)
+void api_send_error(struct api *api, struct evhttp_request *req, int code,
+		    const char *message)
 {
-	send_json(api, req, code,
-		  json_pack("{s:s, s:i}", "error", message, "code", code));
+	api_send_json(api, req, code,
+		      json_pack("{s:s, s:i}", "error", message, "code", code));
+}
+
+void api_send_bad_method(struct api *api, struct evhttp_request *req,
+			 const char *allow)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+			  allow);
+	api_send_error(api, req, HTTP_BADMETHOD, "method not allowed");
+}
+
+void api_send_no_content(struct api *api, struct evhttp_request *req)
+{
+	count(api, HTTP_NOCONTENT);
+	evhttp_send_reply(req, HTTP_NOCONTENT, "No Content", NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -152,20 +161,20 @@ static const char *source_name(enum gslb_backend_source source)
 }
 
 /* RFC 3339 text of a wall-clock time into buf; NULL (omit) when never. */
-static const char *wall_text(gslb_time_t wall, char buf[GSLB_RFC3339_LEN])
+const char *api_wall_text(gslb_time_t wall, char buf[GSLB_RFC3339_LEN])
 {
 	return wall == 0 ? NULL : gslb_time_rfc3339(wall, buf);
 }
 
 /* The same for a monotonic time from the registry. */
-static const char *mono_text(gslb_time_t mono, char buf[GSLB_RFC3339_LEN])
+const char *api_mono_text(gslb_time_t mono, char buf[GSLB_RFC3339_LEN])
 {
 	return mono == 0
 		       ? NULL
 		       : gslb_time_rfc3339(gslb_clock_mono_to_wall(mono), buf);
 }
 
-static const char *generated_at(char buf[GSLB_RFC3339_LEN])
+const char *api_generated_at(char buf[GSLB_RFC3339_LEN])
 {
 	return gslb_time_rfc3339(gslb_clock_wall(), buf);
 }
@@ -194,7 +203,7 @@ static bool validation_on(const struct api *api)
 }
 
 /* Registry service names are lower case without the final dot. */
-static char *service_key(const char *text)
+char *api_service_key(const char *text)
 {
 	char *s = strdup(text);
 	if (s == NULL) {
@@ -211,7 +220,7 @@ static char *service_key(const char *text)
 }
 
 /* Parses the query string into kv; false if evhttp cannot. */
-static bool parse_query(const char *query, struct evkeyvalq *kv)
+bool api_parse_query(const char *query, struct evkeyvalq *kv)
 {
 	TAILQ_INIT(kv);
 	if (query == NULL) {
@@ -225,7 +234,7 @@ static bool parse_query(const char *query, struct evkeyvalq *kv)
 }
 
 /* A query parameter, or NULL when absent or empty. */
-static const char *param(struct evkeyvalq *kv, const char *name)
+const char *api_param(struct evkeyvalq *kv, const char *name)
 {
 	const char *v = evhttp_find_header(kv, name);
 	return v != NULL && *v != '\0' ? v : NULL;
@@ -347,8 +356,8 @@ static json_t *server_json(const struct api *api, const struct gslb_backend *b)
 		b->region != NULL ? b->region : "", "healthy",
 		state == GSLB_HEALTH_HEALTHY, "status",
 		gslb_health_state_name(state), "last_check",
-		wall_text(info.last_check, last_check), "last_healthy",
-		wall_text(info.last_healthy, last_healthy),
+		api_wall_text(info.last_check, last_check), "last_healthy",
+		api_wall_text(info.last_healthy, last_healthy),
 		"consecutive_failures",
 		(json_int_t)info.track.consecutive_failures,
 		"consecutive_successes",
@@ -357,8 +366,8 @@ static json_t *server_json(const struct api *api, const struct gslb_backend *b)
 		"latency_ms", latency);
 }
 
-static void handle_servers(struct api *api, struct evhttp_request *req,
-			   const char *query)
+static void handle_health_servers(struct api *api, struct evhttp_request *req,
+				  const char *query)
 {
 	json_t *list = json_array();
 	const struct gslb_registry *reg = api->srv->reg;
@@ -374,9 +383,9 @@ static void handle_servers(struct api *api, struct evhttp_request *req,
 		}
 	}
 	char now[GSLB_RFC3339_LEN];
-	send_json(api, req, HTTP_OK,
-		  json_pack("{s:o, s:s}", "servers", list, "generated_at",
-			    generated_at(now)));
+	api_send_json(api, req, HTTP_OK,
+		      json_pack("{s:o, s:s}", "servers", list, "generated_at",
+				api_generated_at(now)));
 }
 
 static void handle_regions(struct api *api, struct evhttp_request *req,
@@ -418,9 +427,9 @@ static void handle_regions(struct api *api, struct evhttp_request *req,
 		}
 	}
 	char now[GSLB_RFC3339_LEN];
-	send_json(api, req, HTTP_OK,
-		  json_pack("{s:o, s:s}", "regions", list, "generated_at",
-			    generated_at(now)));
+	api_send_json(api, req, HTTP_OK,
+		      json_pack("{s:o, s:s}", "regions", list, "generated_at",
+				api_generated_at(now)));
 }
 
 static void handle_ready(struct api *api, struct evhttp_request *req,
@@ -437,16 +446,16 @@ static void handle_ready(struct api *api, struct evhttp_request *req,
 	} else if (!health) {
 		message = "health checks not ready";
 	}
-	send_json(api, req, dns && health ? HTTP_OK : HTTP_SERVUNAVAIL,
-		  json_pack("{s:b, s:s*, s:b, s:b}", "ready", dns && health,
-			    "message", message, "dns_ready", dns,
-			    "health_ready", health));
+	api_send_json(api, req, dns && health ? HTTP_OK : HTTP_SERVUNAVAIL,
+		      json_pack("{s:b, s:s*, s:b, s:b}", "ready", dns && health,
+				"message", message, "dns_ready", dns,
+				"health_ready", health));
 }
 
 static void handle_live(struct api *api, struct evhttp_request *req,
 			const char *query)
 {
-	send_json(api, req, HTTP_OK, json_pack("{s:b}", "alive", 1));
+	api_send_json(api, req, HTTP_OK, json_pack("{s:b}", "alive", 1));
 }
 
 static void handle_version(struct api *api, struct evhttp_request *req,
@@ -458,17 +467,17 @@ static void handle_version(struct api *api, struct evhttp_request *req,
 	snprintf(knot, sizeof(knot), "%d.%d.%d", KNOT_VERSION_MAJOR,
 		 KNOT_VERSION_MINOR, KNOT_VERSION_PATCH);
 	const char *node = srv->cfg->overwatch.node_id;
-	send_json(api, req, HTTP_OK,
-		  json_pack("{s:s, s:s, s:s, s:s*}", "version", PACKAGE_VERSION,
-			    "libknot", knot, "node_id",
-			    node != NULL ? node : "", "started_at",
-			    wall_text(srv->started, started)));
+	api_send_json(api, req, HTTP_OK,
+		      json_pack("{s:s, s:s, s:s, s:s*}", "version",
+				PACKAGE_VERSION, "libknot", knot, "node_id",
+				node != NULL ? node : "", "started_at",
+				api_wall_text(srv->started, started)));
 }
 
 /* ------------------------------------------------------------------------ */
 /* Overwatch: backends and stats                                            */
 
-static json_t *backend_json(const struct api *api, const struct gslb_backend *b)
+json_t *api_backend_json(const struct api *api, const struct gslb_backend *b)
 {
 	char addr[GSLB_IP_STRLEN];
 	char seen[GSLB_RFC3339_LEN];
@@ -480,7 +489,7 @@ static json_t *backend_json(const struct api *api, const struct gslb_backend *b)
 		"source", source_name(b->source), "effective_status",
 		gslb_status_name(b->status), "agent_healthy",
 		(int)b->agent_healthy, "agent_last_seen",
-		mono_text(b->agent_last_seen, seen));
+		api_mono_text(b->agent_last_seen, seen));
 	if (o == NULL) {
 		return NULL;
 	}
@@ -492,8 +501,8 @@ static json_t *backend_json(const struct api *api, const struct gslb_backend *b)
 		 * the validation fact. */
 		const char *when =
 			check_info(api, b, &info) && info.last_check != 0
-				? wall_text(info.last_check, last)
-				: mono_text(b->validation_last_check, last);
+				? api_wall_text(info.last_check, last)
+				: api_mono_text(b->validation_last_check, last);
 		err |= json_object_set_new(
 			o, "validation_healthy",
 			json_boolean(b->validation == GSLB_YES));
@@ -504,10 +513,22 @@ static json_t *backend_json(const struct api *api, const struct gslb_backend *b)
 		err |= json_object_set_new(o, "validation_error",
 					   json_string(info.last_error));
 	}
-	if (b->override != GSLB_UNKNOWN) {
+	const struct store_override *ov =
+		b->override != GSLB_UNKNOWN
+			? overrides_for(state_overrides(api->srv->state), b)
+			: NULL;
+	if (ov != NULL) {
+		char at[GSLB_RFC3339_LEN];
+		err |= json_object_set_new(o, "override_status",
+					   json_boolean(ov->healthy));
+		err |= json_object_set_new(o, "override_reason",
+					   json_string(ov->reason));
 		err |= json_object_set_new(
-			o, "override_status",
-			json_boolean(b->override == GSLB_YES));
+			o, "override_by",
+			json_string(ov->set_by != NULL ? ov->set_by : ""));
+		err |= json_object_set_new(
+			o, "override_at",
+			json_string(gslb_time_rfc3339(ov->created, at)));
 	}
 	if (err != 0) {
 		json_decref(o);
@@ -520,16 +541,16 @@ static void handle_backends(struct api *api, struct evhttp_request *req,
 			    const char *query)
 {
 	struct evkeyvalq kv;
-	if (!parse_query(query, &kv)) {
-		send_error(api, req, HTTP_BADREQUEST, "invalid query");
+	if (!api_parse_query(query, &kv)) {
+		api_send_error(api, req, HTTP_BADREQUEST, "invalid query");
 		return;
 	}
-	const char *service = param(&kv, "service");
-	const char *region = param(&kv, "region");
-	const char *status = param(&kv, "status");
+	const char *service = api_param(&kv, "service");
+	const char *region = api_param(&kv, "region");
+	const char *status = api_param(&kv, "status");
 	char *svc = NULL;
 	json_t *list = json_array();
-	if (service != NULL && (svc = service_key(service)) == NULL) {
+	if (service != NULL && (svc = api_service_key(service)) == NULL) {
 		json_decref(list);
 		list = NULL;
 	}
@@ -545,7 +566,8 @@ static void handle_backends(struct api *api, struct evhttp_request *req,
 		     strcmp(gslb_status_name(b->status), status) != 0)) {
 			continue;
 		}
-		if (json_array_append_new(list, backend_json(api, b)) != 0) {
+		if (json_array_append_new(list, api_backend_json(api, b)) !=
+		    0) {
 			json_decref(list);
 			list = NULL;
 		}
@@ -553,9 +575,9 @@ static void handle_backends(struct api *api, struct evhttp_request *req,
 	free(svc);
 	evhttp_clear_headers(&kv);
 	char now[GSLB_RFC3339_LEN];
-	send_json(api, req, HTTP_OK,
-		  json_pack("{s:o, s:s}", "backends", list, "generated_at",
-			    generated_at(now)));
+	api_send_json(api, req, HTTP_OK,
+		      json_pack("{s:o, s:s}", "backends", list, "generated_at",
+				api_generated_at(now)));
 }
 
 /* Adds one to the count under key. */
@@ -610,26 +632,32 @@ static void handle_stats(struct api *api, struct evhttp_request *req,
 	if (err) {
 		json_decref(by_service);
 		json_decref(by_region);
-		send_json(api, req, HTTP_INTERNAL, NULL);
+		api_send_json(api, req, HTTP_INTERNAL, NULL);
 		return;
 	}
+	const struct store *store = state_store(api->srv->state);
+	const char *store_error = store_last_error(store);
+	json_t *store_json =
+		json_pack("{s:s, s:b, s:s*}", "path", store_path(store), "ok",
+			  store_error == NULL, "error", store_error);
 	char now[GSLB_RFC3339_LEN];
-	send_json(
+	api_send_json(
 		api, req, HTTP_OK,
-		json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, "
-			"s:I, s:o, s:o, s:s}",
-			"total_backends", (json_int_t)n, "healthy_backends",
-			healthy, "unhealthy_backends", unhealthy,
-			"stale_backends", stale, "draining_backends", draining,
-			"active_overrides", overrides, "validation_enabled",
-			validation_on(api), "validated_backends", validated,
-			"disagreement_count", disagree,
-			/* Agents are not registered yet. */
-			"active_agents", (json_int_t)0, "unique_services",
-			(json_int_t)json_object_size(by_service),
-			"backends_by_service", by_service, "backends_by_region",
-			by_region, "generated_at", generated_at(now)));
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, "
+			  "s:I, s:o, s:o, s:o, s:s}",
+			  "total_backends", (json_int_t)n, "healthy_backends",
+			  healthy, "unhealthy_backends", unhealthy,
+			  "stale_backends", stale, "draining_backends",
+			  draining, "active_overrides", overrides,
+			  "validation_enabled", validation_on(api),
+			  "validated_backends", validated, "disagreement_count",
+			  disagree,
+			  /* Agents are not registered yet. */
+			  "active_agents", (json_int_t)0, "unique_services",
+			  (json_int_t)json_object_size(by_service),
+			  "backends_by_service", by_service,
+			  "backends_by_region", by_region, "store", store_json,
+			  "generated_at", api_generated_at(now)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -662,8 +690,9 @@ static void pending_finish(struct pending *p)
 	struct evhttp_request *req = p->req;
 	const char *message = p->message;
 	pending_release(p, false);
-	send_json(api, req, HTTP_OK,
-		  json_pack("{s:b, s:s}", "success", 1, "message", message));
+	api_send_json(
+		api, req, HTTP_OK,
+		json_pack("{s:b, s:s}", "success", 1, "message", message));
 }
 
 static void on_validated(void *arg)
@@ -708,7 +737,7 @@ static void validate_start(struct api *api, struct evhttp_request *req,
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
-		send_json(api, req, HTTP_INTERNAL, NULL);
+		api_send_json(api, req, HTTP_INTERNAL, NULL);
 		return;
 	}
 	p->api = api;
@@ -743,13 +772,13 @@ static void validate_start(struct api *api, struct evhttp_request *req,
 	}
 	if (vreq == NULL) {
 		pending_release(p, false);
-		send_json(api, req, HTTP_INTERNAL, NULL);
+		api_send_json(api, req, HTTP_INTERNAL, NULL);
 		return;
 	}
 	p->vreq = vreq;
 }
 
-static bool port_parse(const char *text, uint16_t *port)
+bool api_port_parse(const char *text, uint16_t *port)
 {
 	unsigned long v = 0;
 	if (*text == '\0' || strlen(text) > 5) {
@@ -772,18 +801,18 @@ static void handle_validate(struct api *api, struct evhttp_request *req,
 			    const char *query)
 {
 	if (!validation_on(api)) {
-		send_error(api, req, HTTP_SERVUNAVAIL,
-			   "validator not available");
+		api_send_error(api, req, HTTP_SERVUNAVAIL,
+			       "validator not available");
 		return;
 	}
 	struct evkeyvalq kv;
-	if (!parse_query(query, &kv)) {
-		send_error(api, req, HTTP_BADREQUEST, "invalid query");
+	if (!api_parse_query(query, &kv)) {
+		api_send_error(api, req, HTTP_BADREQUEST, "invalid query");
 		return;
 	}
-	const char *service = param(&kv, "service");
-	const char *address = param(&kv, "address");
-	const char *port_text = param(&kv, "port");
+	const char *service = api_param(&kv, "service");
+	const char *address = api_param(&kv, "address");
+	const char *port_text = api_param(&kv, "port");
 	int given = (service != NULL) + (address != NULL) + (port_text != NULL);
 	const struct gslb_backend *b = NULL;
 	uint16_t port = 0;
@@ -795,16 +824,16 @@ static void handle_validate(struct api *api, struct evhttp_request *req,
 		return;
 	}
 	if (given != 3) {
-		send_error(api, req, HTTP_BADREQUEST,
-			   "service, address and port go together");
-	} else if (!port_parse(port_text, &port)) {
-		send_error(api, req, HTTP_BADREQUEST, "invalid port");
+		api_send_error(api, req, HTTP_BADREQUEST,
+			       "service, address and port go together");
+	} else if (!api_port_parse(port_text, &port)) {
+		api_send_error(api, req, HTTP_BADREQUEST, "invalid port");
 	} else if (gslb_ip_parse(address, &ip) != GSLB_EOK) {
-		send_error(api, req, HTTP_BADREQUEST, "invalid address");
+		api_send_error(api, req, HTTP_BADREQUEST, "invalid address");
 	} else {
-		char *svc = service_key(service);
+		char *svc = api_service_key(service);
 		if (svc == NULL) {
-			send_json(api, req, HTTP_INTERNAL, NULL);
+			api_send_json(api, req, HTTP_INTERNAL, NULL);
 			evhttp_clear_headers(&kv);
 			return;
 		}
@@ -815,7 +844,7 @@ static void handle_validate(struct api *api, struct evhttp_request *req,
 			snprintf(msg, sizeof(msg),
 				 "backend not found: %s:%s:%s", service,
 				 address, port_text);
-			send_error(api, req, HTTP_NOTFOUND, msg);
+			api_send_error(api, req, HTTP_NOTFOUND, msg);
 		} else {
 			validate_start(api, req, b);
 		}
@@ -828,42 +857,175 @@ static void handle_validate(struct api *api, struct evhttp_request *req,
 
 static const struct route routes[] = {
 	{ "/api/v1/health/servers", EVHTTP_REQ_GET, "GET, HEAD", true,
-	  handle_servers },
+	  handle_health_servers, NULL },
 	{ "/api/v1/health/regions", EVHTTP_REQ_GET, "GET, HEAD", true,
-	  handle_regions },
-	{ "/api/v1/ready", EVHTTP_REQ_GET, "GET, HEAD", false, handle_ready },
-	{ "/api/v1/live", EVHTTP_REQ_GET, "GET, HEAD", false, handle_live },
+	  handle_regions, NULL },
+	{ "/api/v1/ready", EVHTTP_REQ_GET, "GET, HEAD", false, handle_ready,
+	  NULL },
+	{ "/api/v1/live", EVHTTP_REQ_GET, "GET, HEAD", false, handle_live,
+	  NULL },
 	{ "/api/v1/overwatch/backends", EVHTTP_REQ_GET, "GET, HEAD", true,
-	  handle_backends },
+	  handle_backends, api_handle_backend_override },
 	{ "/api/v1/overwatch/stats", EVHTTP_REQ_GET, "GET, HEAD", true,
-	  handle_stats },
+	  handle_stats, NULL },
 	{ "/api/v1/overwatch/validate", EVHTTP_REQ_POST, "POST", true,
-	  handle_validate },
-	{ "/api/v1/version", EVHTTP_REQ_GET, "GET, HEAD", false,
-	  handle_version },
+	  handle_validate, NULL },
+	{ "/api/v1/overrides", 0, NULL, true, NULL, api_handle_overrides },
+	{ "/api/v1/servers", 0, NULL, true, NULL, api_handle_servers },
+	{ "/api/v1/audit-logs", 0, NULL, true, NULL, api_handle_audit },
+	{ "/api/v1/version", EVHTTP_REQ_GET, "GET, HEAD", false, handle_version,
+	  NULL },
 };
+
+/* The route for path; *rest is what follows its path ("" for the path
+ * itself, which goes to fn when the route has one). */
+static const struct route *route_find(const char *path, const char **rest)
+{
+	for (size_t i = 0; path != NULL && i < GSLB_ARRAY_SIZE(routes); i++) {
+		const struct route *r = &routes[i];
+		size_t len = strlen(r->path);
+		if (strncmp(path, r->path, len) != 0) {
+			continue;
+		}
+		if (path[len] == '\0') {
+			*rest = "";
+			return r;
+		}
+		if (path[len] == '/' && r->tree != NULL) {
+			*rest = path + len + 1;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static bool is_write(enum evhttp_cmd_type cmd)
+{
+	return cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD;
+}
+
+/* Compares in time independent of where they differ. */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+	for (size_t i = 0; i < la; i++) {
+		diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb + 1)];
+	}
+	return diff == 0;
+}
+
+/* The name of the api.tokens entry the request's bearer token matches;
+ * NULL (and *sent false when there was none) otherwise. */
+static const char *token_name(const struct gslb_config *cfg,
+			      struct evhttp_request *req, bool *sent)
+{
+	const char *auth = evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Authorization");
+	*sent = false;
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+		return NULL;
+	}
+	const char *token = auth + 7;
+	while (*token == ' ') {
+		token++;
+	}
+	*sent = *token != '\0';
+	const char *name = NULL;
+	/* Every entry is compared, so the time does not tell which one. */
+	for (size_t i = 0; i < cfg->api.n_tokens; i++) {
+		if (token_equal(token, cfg->api.tokens[i].token)) {
+			name = cfg->api.tokens[i].name;
+		}
+	}
+	return name;
+}
+
+static void caller_init(struct api_caller *c, const struct gslb_config *cfg,
+			struct evhttp_request *req)
+{
+	memset(c, 0, sizeof(*c));
+	c->local = httpd_is_unix(req);
+	if (c->local) {
+		struct evhttp_connection *evcon =
+			evhttp_request_get_connection(req);
+		struct bufferevent *bev =
+			evhttp_connection_get_bufferevent(evcon);
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERCRED,
+			       &cred, &len) == 0) {
+			snprintf(c->client, sizeof(c->client), "unix (uid %u)",
+				 (unsigned)cred.uid);
+		} else {
+			snprintf(c->client, sizeof(c->client), "unix");
+		}
+	} else {
+		struct gslb_ip ip;
+		char text[GSLB_IP_STRLEN] = "unknown";
+		if (client_ip(cfg, req, &ip)) {
+			gslb_ip_format(&ip, text);
+		}
+		snprintf(c->client, sizeof(c->client), "%s", text);
+	}
+	c->actor.client = c->client;
+}
+
+/* Writes over TCP need a token when api.tokens has any; false (answered
+ * 401) when the request lacks a good one. */
+static bool authenticate(struct api *api, struct evhttp_request *req,
+			 struct api_caller *c)
+{
+	const struct gslb_config *cfg = api->srv->cfg;
+	if (c->local || cfg->api.n_tokens == 0 ||
+	    !is_write(evhttp_request_get_command(req))) {
+		return true;
+	}
+	bool sent;
+	c->token = token_name(cfg, req, &sent);
+	c->actor.name = c->token;
+	if (c->token != NULL) {
+		return true;
+	}
+	log_neterr("api", "refused a write from %s: %s", c->client,
+		   sent ? "invalid token" : "no token");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "WWW-Authenticate", "Bearer realm=\"opengslb\"");
+	api_send_error(api, req, 401,
+		       sent ? "invalid token"
+			    : "authentication required: send \"Authorization: "
+			      "Bearer TOKEN\" with a token from api.tokens");
+	return false;
+}
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct api *api = arg;
 	api->stats.requests++;
 
+	struct api_caller caller;
+	caller_init(&caller, api->srv->cfg, req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	const struct route *route = NULL;
-	for (size_t i = 0; path != NULL && i < GSLB_ARRAY_SIZE(routes); i++) {
-		if (strcmp(path, routes[i].path) == 0) {
-			route = &routes[i];
-			break;
-		}
-	}
-	/* Unknown paths too: a denied client learns nothing of the API. */
-	if ((route == NULL || route->acl) && !allowed(api, req)) {
-		send_error(api, req, 403, "forbidden");
+	const char *rest = "";
+	const struct route *route = route_find(path, &rest);
+	/* Unknown paths too: a denied client learns nothing of the API.
+	 * The local socket's file permissions did the checking already. */
+	if (!caller.local && (route == NULL || route->acl) &&
+	    !allowed(api, req)) {
+		api_send_error(api, req, 403, "forbidden");
 		return;
 	}
 	if (route == NULL) {
-		send_error(api, req, HTTP_NOTFOUND, "not found");
+		api_send_error(api, req, HTTP_NOTFOUND, "not found");
+		return;
+	}
+	if (!authenticate(api, req, &caller)) {
+		return;
+	}
+	const char *query = evhttp_uri_get_query(uri);
+	if (*rest != '\0' || route->fn == NULL) {
+		route->tree(api, req, rest, query, &caller);
 		return;
 	}
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -871,16 +1033,34 @@ static void on_request(struct evhttp_request *req, void *arg)
 	 * probes expect. */
 	if (cmd != route->method &&
 	    !(cmd == EVHTTP_REQ_HEAD && route->method == EVHTTP_REQ_GET)) {
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Allow", route->allow);
-		send_error(api, req, HTTP_BADMETHOD, "method not allowed");
+		api_send_bad_method(api, req, route->allow);
 		return;
 	}
-	route->fn(api, req, evhttp_uri_get_query(uri));
+	route->fn(api, req, query);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Start and stop                                                           */
+
+/* Whether every address of "host:port" is a loopback one. */
+static bool api_address_is_loopback(const char *address)
+{
+	char *host = NULL;
+	uint16_t port;
+	struct gslb_ip ip;
+	bool loopback = false;
+	if (gslb_hostport_split(address, &host, &port) == GSLB_EOK &&
+	    gslb_ip_parse(host, &ip) == GSLB_EOK) {
+		loopback = ip.family == AF_INET
+				   ? ip.addr[0] == 127
+				   : IN6_IS_ADDR_LOOPBACK(
+					     (struct in6_addr *)ip.addr);
+	} else if (host != NULL && strcmp(host, "localhost") == 0) {
+		loopback = true;
+	}
+	free(host);
+	return loopback;
+}
 
 int api_start(struct server *srv, struct api **out)
 {
@@ -895,12 +1075,27 @@ int api_start(struct server *srv, struct api **out)
 	}
 	api->srv = srv;
 	api->http = httpd_new(srv->base, "api", "api.address", address,
-			      API_MAX_BODY, on_request, api);
+			      HTTPD_MAX_BODY, on_request, api);
 	if (api->http == NULL) {
 		free(api);
 		return GSLB_EINVAL;
 	}
-	log_info("api", "REST API listening on %s", address);
+	const char *socket = srv->cfg->api.socket;
+	if (socket != NULL && httpd_add_unix(api->http, "api", "api.socket",
+					     socket) != GSLB_EOK) {
+		evhttp_free(api->http);
+		free(api);
+		return GSLB_EINVAL;
+	}
+	api->socket = socket != NULL ? strdup(socket) : NULL;
+	if (srv->cfg->api.n_tokens == 0 && !api_address_is_loopback(address)) {
+		log_warn("api",
+			 "api.address %s is not loopback and api.tokens "
+			 "is empty: writes need no token",
+			 address);
+	}
+	log_info("api", "REST API listening on %s%s%s", address,
+		 socket != NULL ? " and " : "", socket != NULL ? socket : "");
 	*out = api;
 	return GSLB_EOK;
 }
@@ -913,15 +1108,20 @@ void api_free(struct api *api)
 	while (api->pending != NULL) {
 		pending_release(api->pending, true);
 	}
+	api_writes_abandon(api);
 	evhttp_free(api->http);
+	if (api->socket != NULL) {
+		unlink(api->socket);
+		free(api->socket);
+	}
 	const struct api_stats *st = &api->stats;
 	log_info("api",
 		 "answered %" PRIu64 " requests: 2xx %" PRIu64 ", 4xx %" PRIu64
-		 " (400 %" PRIu64 ", 403 %" PRIu64 ", 404 %" PRIu64
-		 ", 405 %" PRIu64 "), 5xx %" PRIu64,
+		 " (400 %" PRIu64 ", 401 %" PRIu64 ", 403 %" PRIu64
+		 ", 404 %" PRIu64 ", 405 %" PRIu64 "), 5xx %" PRIu64,
 		 st->requests, st->by_class[2], st->by_class[4],
-		 st->bad_request, st->forbidden, st->not_found, st->bad_method,
-		 st->by_class[5]);
+		 st->bad_request, st->unauthorized, st->forbidden,
+		 st->not_found, st->bad_method, st->by_class[5]);
 	free(api);
 }
 

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 
 #include "error.h"
@@ -134,4 +137,95 @@ struct evhttp *httpd_new(struct event_base *base, const char *subsystem,
 			  why);
 	}
 	return http;
+}
+
+/* Whether something still accepts connections on the socket at path. */
+static bool socket_alive(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return false;
+	}
+	bool alive =
+		connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return alive;
+}
+
+static int unix_listen(const char *path, const char **why)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat sb;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		*why = "path too long";
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+
+	char dir[sizeof(sun.sun_path)];
+	memcpy(dir, path, sizeof(dir));
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			*why = strerror(errno);
+			return -1;
+		}
+	}
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			*why = "exists and is not a socket";
+			return -1;
+		}
+		if (socket_alive(&sun)) {
+			*why = "in use by another process";
+			return -1;
+		}
+		unlink(path);
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	/* Not even briefly open to others: bind under a strict umask. */
+	mode_t old = umask(0117);
+	int ret = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (ret != 0 || listen(fd, BACKLOG) != 0) {
+		*why = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int httpd_add_unix(struct evhttp *http, const char *subsystem, const char *key,
+		   const char *path)
+{
+	const char *why = "out of memory";
+	int fd = unix_listen(path, &why);
+	if (fd >= 0 && evhttp_accept_socket_with_handle(http, fd) == NULL) {
+		close(fd);
+		unlink(path);
+		fd = -1;
+	}
+	if (fd < 0) {
+		log_error(subsystem, "cannot listen on %s %s: %s", key, path,
+			  why);
+		return GSLB_EINVAL;
+	}
+	return GSLB_EOK;
+}
+
+bool httpd_is_unix(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev =
+		evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	return fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	       ss.ss_family == AF_UNIX;
 }

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -23,3 +24,16 @@ struct evhttp *httpd_new(struct event_base *base, const char *subsystem,
 			 const char *key, const char *address, size_t max_body,
 			 void (*cb)(struct evhttp_request *req, void *arg),
 			 void *arg);
+
+/*
+ * Also listens on a UNIX socket at path (mode 0660: its file permissions
+ * are the access control), creating the parent directory (0755) if
+ * missing. A socket file left by a process that is gone is replaced; one
+ * that still answers is not. On failure logs "cannot listen on KEY PATH:
+ * why" under subsystem.
+ */
+int httpd_add_unix(struct evhttp *http, const char *subsystem, const char *key,
+		   const char *path);
+
+/* Whether req came in over a UNIX socket. */
+bool httpd_is_unix(struct evhttp_request *req);

@@ -74,9 +74,8 @@ static int publish(struct server *srv)
  * so that thousands of backends failing over a second (their checks are
  * spread over the interval) cost dozens of rebuilds, not thousands.
  */
-static void on_health_changed(void *arg)
+void server_backends_changed(struct server *srv)
 {
-	struct server *srv = arg;
 	if (evtimer_pending(srv->publish_soon, NULL)) {
 		return;
 	}
@@ -89,12 +88,24 @@ static void on_health_changed(void *arg)
 	evtimer_add(srv->publish_soon, &tv);
 }
 
-static void on_publish_soon(evutil_socket_t fd, short what, void *arg)
+/* The validator's verdict on b changed. */
+static void on_verdict(void *arg, struct gslb_backend *b)
 {
 	struct server *srv = arg;
+	state_backend_changed(srv->state, b);
+	server_backends_changed(srv);
+}
+
+void server_publish_changes(struct server *srv)
+{
 	if (gslb_registry_generation(srv->reg) != srv->reg_generation) {
 		publish(srv);
 	}
+}
+
+static void on_publish_soon(evutil_socket_t fd, short what, void *arg)
+{
+	server_publish_changes(arg);
 }
 
 void server_dns_stats(struct server *srv, struct answer_stats *sum)
@@ -154,7 +165,9 @@ static bool restart_changed(const struct gslb_config *a,
 	return a->api.enabled != b->api.enabled ||
 	       a->metrics.enabled != b->metrics.enabled ||
 	       str_differs(a->api.address, b->api.address) ||
-	       str_differs(a->metrics.address, b->metrics.address);
+	       str_differs(a->api.socket, b->api.socket) ||
+	       str_differs(a->metrics.address, b->metrics.address) ||
+	       str_differs(a->overwatch.data_dir, b->overwatch.data_dir);
 }
 
 static void reload(struct server *srv)
@@ -182,13 +195,15 @@ static void reload(struct server *srv)
 	}
 	if (restart_changed(srv->cfg, cfg)) {
 		log_warn("main", "changes to api.enabled, api.address, "
-				 "metrics.enabled and metrics.address take "
-				 "effect after a restart");
+				 "api.socket, metrics.enabled, metrics.address "
+				 "and overwatch.data_dir take effect after a "
+				 "restart");
 	}
 	struct gslb_config *old = srv->cfg;
 	srv->cfg = cfg;
 	ret = gslb_registry_sync_static(srv->reg, cfg, gslb_clock_mono());
 	if (ret == GSLB_EOK) {
+		state_registry_synced(srv->state);
 		ret = validator_sync(srv->validator, cfg);
 	}
 	if (ret == GSLB_EOK) {
@@ -204,6 +219,7 @@ static void reload(struct server *srv)
 		    validator_sync(srv->validator, old) != GSLB_EOK) {
 			log_error("main", "cannot restore the registry");
 		}
+		state_registry_synced(srv->state);
 		log_error("main", "configuration reload failed: %s",
 			  gslb_strerror(ret));
 		metrics_reload(srv->metrics, false);
@@ -346,14 +362,31 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	struct event *tick = NULL;
 	struct timeval tv = { 0, TICK_MS * 1000 };
 	srv.base = event_base_new();
-	if (srv.base == NULL || metrics_new(&srv.metrics) != GSLB_EOK ||
+	if (srv.base != NULL) {
+		srv.publish_soon = evtimer_new(srv.base, on_publish_soon, &srv);
+	}
+	if (srv.base == NULL || srv.publish_soon == NULL ||
+	    metrics_new(&srv.metrics) != GSLB_EOK ||
 	    gslb_registry_new(cfg->overwatch.stale.threshold, &srv.reg) !=
+		    GSLB_EOK) {
+		log_error("main", "start-up failed: out of memory");
+		goto out;
+	}
+	/* Servers added through the API first: they keep their key even if
+	 * the config lists it too, as on a reload. */
+	if (state_open(&srv, &srv.state) != GSLB_EOK) {
+		log_error("main", "start-up failed: no usable state database");
+		goto out;
+	}
+	if (gslb_registry_sync_static(srv.reg, cfg, gslb_clock_mono()) !=
 		    GSLB_EOK ||
-	    gslb_registry_sync_static(srv.reg, cfg, gslb_clock_mono()) !=
-		    GSLB_EOK ||
-	    validator_new(srv.base, srv.reg, srv.metrics, on_health_changed,
-			  &srv, &srv.validator) != GSLB_EOK ||
-	    publish(&srv) != GSLB_EOK) {
+	    validator_new(srv.base, srv.reg, srv.metrics, on_verdict, &srv,
+			  &srv.validator) != GSLB_EOK) {
+		log_error("main", "start-up failed: out of memory");
+		goto out;
+	}
+	state_registry_synced(srv.state);
+	if (publish(&srv) != GSLB_EOK) {
 		log_error("main", "start-up failed: out of memory");
 		goto out;
 	}
@@ -361,10 +394,8 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
 	sig_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
 	tick = event_new(srv.base, -1, EV_PERSIST, on_tick, &srv);
-	srv.publish_soon = evtimer_new(srv.base, on_publish_soon, &srv);
 	if (sig_hup == NULL || sig_term == NULL || sig_int == NULL ||
-	    tick == NULL || srv.publish_soon == NULL ||
-	    evsignal_add(sig_hup, NULL) != 0 ||
+	    tick == NULL || evsignal_add(sig_hup, NULL) != 0 ||
 	    evsignal_add(sig_term, NULL) != 0 ||
 	    evsignal_add(sig_int, NULL) != 0 || event_add(tick, &tv) != 0) {
 		log_error("main",
@@ -396,6 +427,8 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	stop_dns(&srv, true);
 	exit_code = 0;
 out:
+	/* Changes still queued are committed and answered first. */
+	state_free(srv.state);
 	api_free(srv.api);
 	validator_free(srv.validator);
 	if (sig_hup != NULL) {

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "registry.h"
 #include "snapshot.h"
+#include "state.h"
 #include "validator.h"
 
 /* One per DNS thread, on its own cache line. */
@@ -48,6 +49,7 @@ struct server {
 	bool dns_ready; /* listeners are up */
 
 	struct validator *validator;
+	struct state *state;
 	struct event *publish_soon; /* coalesces health changes */
 	gslb_time_t published;      /* monotonic, last snapshot published */
 	struct metrics *metrics;
@@ -72,6 +74,11 @@ static inline void reader_done(struct reader *r, const struct snapshot *snap)
 
 /* Runs the overwatch with a loaded config (taken over) until stopped. */
 int server_run(const char *config_path, struct gslb_config *cfg);
+
+/* Some backend's status or the membership changed: republish soon. */
+void server_backends_changed(struct server *srv);
+/* Republishes now if anything changed (before confirming a change). */
+void server_publish_changes(struct server *srv);
 
 /* The DNS threads' counters so far, added to sum (main thread). */
 void server_dns_stats(struct server *srv, struct answer_stats *sum);

@@ -192,11 +192,11 @@ static void on_result(struct gslb_health_target *check,
 		}
 		struct gslb_backend *b =
 			gslb_registry_find(v->reg, t->service, &t->ip, t->port);
-		if (b != NULL &&
-		    gslb_registry_set_validation(v->reg, b,
-						 healthy ? GSLB_YES : GSLB_NO,
-						 gslb_clock_mono())) {
-			v->changed(v->arg);
+		if (b != NULL) {
+			gslb_registry_set_validation(
+				v->reg, b, healthy ? GSLB_YES : GSLB_NO,
+				gslb_clock_mono());
+			v->changed(v->arg, b);
 		}
 	}
 	release_waiters(t);
@@ -307,7 +307,6 @@ static int target_update(struct vtarget *t, const struct gslb_backend *b,
 /* Validation off: no checks, and no validation facts left behind. */
 static void disable(struct validator *v)
 {
-	bool changed = false;
 	while (v->targets != NULL) {
 		target_free(v, v->targets);
 	}
@@ -315,12 +314,10 @@ static void disable(struct validator *v)
 	for (size_t i = 0; i < n; i++) {
 		struct gslb_backend *b = gslb_registry_at(v->reg, i);
 		if (b->validation != GSLB_UNKNOWN) {
-			changed |= gslb_registry_set_validation(
-				v->reg, b, GSLB_UNKNOWN, gslb_clock_mono());
+			gslb_registry_set_validation(v->reg, b, GSLB_UNKNOWN,
+						     gslb_clock_mono());
+			v->changed(v->arg, b);
 		}
-	}
-	if (changed) {
-		v->changed(v->arg);
 	}
 }
 

@@ -21,8 +21,8 @@ struct event_base;
 struct metrics;
 struct validator;
 
-/* Some backend's effective status changed. */
-typedef void (*validator_changed_cb)(void *arg);
+/* b's validation fact changed (its effective status may have too). */
+typedef void (*validator_changed_cb)(void *arg, struct gslb_backend *b);
 
 /* metrics may be NULL. */
 int validator_new(struct event_base *base, struct gslb_registry *reg,

@@ -224,9 +224,10 @@ def default_domains():
 
 def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
            dns_extra=(), validation=False, api=False, metrics=False):
-    """The overwatch config as a template ($port, $api_port and
-    $metrics_port still to substitute). The servers are documentation
-    addresses nobody answers on, so validation is off unless asked for."""
+    """The overwatch config as a template ($port, $api_port,
+    $metrics_port, $state_dir and $socket still to substitute). The
+    servers are documentation addresses nobody answers on, so validation
+    is off unless asked for."""
     domains = default_domains() if domains is None else domains
     out = [
         "# gslb-overwatchd integration test configuration",
@@ -273,11 +274,13 @@ def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
         "  dnssec:",
         "    enabled: false",
         '    security_acknowledgment: "%s"' % DNSSEC_ACK,
+        '  data_dir: "$state_dir"',
         "",
     ]
     if api:
         out += ["api:", "  enabled: true",
-                '  address: "127.0.0.1:$api_port"', ""]
+                '  address: "127.0.0.1:$api_port"',
+                '  socket: "$socket"', ""]
     if metrics:
         out += ["metrics:", "  enabled: true",
                 '  address: "127.0.0.1:$metrics_port"', ""]
@@ -316,7 +319,8 @@ def checked_config(regions, api=False, metrics=False, dns_extra=(),
     zone gslb.test and, for each region (name, domain, health_check as a
     YAML flow mapping, [(ip, port) or (ip, port, host)]), that region and
     one domain answering all its healthy servers at once. A template:
-    $port, $api_port and $metrics_port still to substitute."""
+    $port, $api_port, $metrics_port, $state_dir and $socket still to
+    substitute."""
     out = [
         "mode: overwatch",
         "logging: { level: info, format: text }",
@@ -336,10 +340,12 @@ def checked_config(regions, api=False, metrics=False, dns_extra=(),
         "  dnssec:",
         "    enabled: false",
         '    security_acknowledgment: "%s"' % DNSSEC_ACK,
+        '  data_dir: "$state_dir"',
     ]
     if api:
         out += ["api:", "  enabled: true",
-                '  address: "%s"' % (api_address or "127.0.0.1:$api_port")]
+                '  address: "%s"' % (api_address or "127.0.0.1:$api_port"),
+                '  socket: "$socket"']
         out += ["  " + line for line in api_extra]
     if metrics:
         out += ["metrics:", "  enabled: true",
@@ -444,6 +450,8 @@ class Daemon:
         self.dir = os.path.realpath(
             tempfile.mkdtemp(prefix="gslb-it-%s-" % name))
         self.config_path = os.path.join(self.dir, "overwatch.yaml")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.socket = os.path.join(self.dir, "api.sock")
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.stdout_path = os.path.join(self.dir, "stdout.log")
         self.port = None
@@ -458,7 +466,8 @@ class Daemon:
         template = self.template if template is None else template
         return string.Template(template).substitute(
             port=self.port, api_port=self.api_port,
-            metrics_port=self.metrics_port)
+            metrics_port=self.metrics_port, state_dir=self.state_dir,
+            socket=self.socket)
 
     def write_config(self, template=None, mode=0o600):
         """Writes the (new) config; returns the text written."""
@@ -477,6 +486,7 @@ class Daemon:
             self.api_port = free_port()
             self.metrics_port = free_port()
             self.write_config()
+            since = len(self.log_lines())  # a restart appends to the log
             env = dict(os.environ)
             env.update(self.extra_env)
             with open(self.log_path, "ab") as err, \
@@ -488,7 +498,7 @@ class Daemon:
             if not wait:
                 return
             try:
-                self.wait_log(READY_LINE, since=0)
+                self.wait_log(READY_LINE, since=since)
                 return
             except AssertionError:
                 if self.proc.poll() is not None and \
@@ -598,6 +608,19 @@ class Daemon:
         finally:
             conn.close()
 
+    def socket_http(self, path, method="GET", body=None, headers=None,
+                    timeout=5.0):
+        """As http(), over the API's UNIX socket (api.socket)."""
+        conn = UnixHTTPConnection(self.socket, timeout=timeout)
+        try:
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
     def api_json(self, path, method="GET", body=None, headers=None,
                  expect=200):
         """A JSON API call that must answer with status expect."""
@@ -631,6 +654,19 @@ class Daemon:
 
     def tcp_connect(self, host=None, timeout=3.0):
         return tcp_connect(host or self.host, self.port, timeout)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a UNIX stream socket."""
+
+    def __init__(self, path, timeout=5.0):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
 
 
 class DaemonTestCase(unittest.TestCase):

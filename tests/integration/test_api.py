@@ -253,7 +253,10 @@ class Endpoints(ApiCase):
             "validated_backends": 0, "disagreement_count": 0,
             "active_agents": 0, "unique_services": len(by_service),
             "backends_by_service": by_service,
-            "backends_by_region": by_region})
+            "backends_by_region": by_region,
+            "store": {"path": os.path.join(self.daemon.state_dir,
+                                           "overwatch.db"),
+                      "ok": True}})
 
     def test_validate_disabled(self):
         self.assertError("/api/v1/overwatch/validate", 503,
@@ -266,9 +269,13 @@ class Endpoints(ApiCase):
         for path in ("/", "/api", "/api/v1", "/api/v1/health",
                      "/api/v1/nope", "/api/v1/live/", "/api/v1/LIVE",
                      "/api/v1/health/servers/", "/api/health",
-                     "/api/v1/dnssec/ds", "/api/v1/overwatch/backends/x"):
+                     "/api/v1/dnssec/ds"):
             with self.subTest(path=path):
                 self.assertError(path, 404, "not found")
+        # Below backends/ only the original's override path exists.
+        self.assertError("/api/v1/overwatch/backends/x", 400,
+                         "invalid path: expected /api/v1/overwatch/backends/"
+                         "{service}/{address}/{port}/override")
 
     def test_method_not_allowed(self):
         cases = [("/api/v1/live", "POST", "GET"),

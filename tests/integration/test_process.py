@@ -69,7 +69,9 @@ class CommandLineTest(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def write(self, template, mode=0o600):
-        text = string.Template(template).substitute(port=self.port)
+        text = string.Template(template).substitute(
+            port=self.port, state_dir=os.path.join(self.dir, "state"),
+            socket=os.path.join(self.dir, "api.sock"))
         gslbtest.write_private(self.path, text, mode)
         return text
 
