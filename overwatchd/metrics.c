@@ -17,6 +17,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "overrides.h"
 #include "server.h"
 
 /* Every name but the process_* ones. */
@@ -931,6 +932,34 @@ static void render_api(struct metrics *m, struct render *r)
 	}
 }
 
+static void render_state(struct metrics *m, struct render *r)
+{
+	const struct state *st = m->srv->state;
+	struct store_stats ss;
+	if (st == NULL) {
+		return;
+	}
+	store_get_stats(state_store(st), &ss);
+	gauge(r, P "overrides_active",
+	      "Manual overrides in force (each may cover several backends).",
+	      overrides_count(state_overrides(st)));
+	gauge(r, P "state_store_ok",
+	      "1 if the last write to the state database succeeded, else 0.",
+	      ss.ok ? 1 : 0);
+	family(r, P "state_store_changes_total", "counter",
+	       "Changes written to the state database, by result.");
+	const struct label ok = { "result", "committed" };
+	const struct label failed = { "result", "failed" };
+	sample_u64(r, P "state_store_changes_total", &ok, 1, ss.changes);
+	sample_u64(r, P "state_store_changes_total", &failed, 1, ss.failures);
+	family(r, P "state_store_transactions_total", "counter",
+	       "Transactions committed; one commits every change queued "
+	       "meanwhile.");
+	sample_u64(r, P "state_store_transactions_total", NULL, 0, ss.commits);
+	gauge(r, P "state_store_queued",
+	      "Changes waiting for the state database.", ss.queued);
+}
+
 static int render(struct metrics *m, struct evbuffer *b)
 {
 	struct render *r = malloc(sizeof(*r));
@@ -946,6 +975,7 @@ static int render(struct metrics *m, struct evbuffer *b)
 	render_backends(m, r);
 	render_checks(m, r);
 	render_api(m, r);
+	render_state(m, r);
 	render_process(m, r);
 	flush(r);
 	int ret = r->err;

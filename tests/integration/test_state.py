@@ -23,9 +23,9 @@ RR = "rr.gslb.test"
 TOKEN = "s3cret-token-for-ops-0123456789"
 
 
-def with_api(extra=()):
+def with_api(extra=(), metrics=False):
     """The test config with the API on, plus extra api: lines."""
-    text = gslbtest.config(api=True)
+    text = gslbtest.config(api=True, metrics=metrics)
     old = '  socket: "$socket"\n'
     assert old in text
     return text.replace(old, old + "".join("  %s\n" % x for x in extra))
@@ -474,6 +474,18 @@ class LockedDatabase(StateTestCase):
     """Another process holding the database: changes are refused with the
     reason, DNS keeps answering, and writes resume once it lets go."""
 
+    @classmethod
+    def make_config(cls):
+        return with_api(metrics=True)
+
+    def metric(self, name):
+        _, _, data = self.daemon.http("/metrics",
+                                      port=self.daemon.metrics_port)
+        for line in data.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        self.fail("no %s in /metrics" % name)
+
     def test_locked_then_released(self):
         path = os.path.join(self.daemon.state_dir, "overwatch.db")
         db = sqlite3.connect(path, timeout=1, isolation_level=None)
@@ -489,6 +501,7 @@ class LockedDatabase(StateTestCase):
             store = self.call("/api/v1/overwatch/stats")["store"]
             self.assertFalse(store["ok"])
             self.assertIn("locked", store["error"])
+            self.assertEqual(self.metric("opengslb_state_store_ok"), 0)
             self.assertEqual(self.call("/api/v1/overrides")["overrides"], [])
         finally:
             db.execute("ROLLBACK")
@@ -496,6 +509,8 @@ class LockedDatabase(StateTestCase):
         self.set_override(FAILOVER, FAILOVER_PRIMARY, False)
         self.assertEqual(self.answer_set(FAILOVER), {FAILOVER_SECONDARY})
         self.assertTrue(self.call("/api/v1/overwatch/stats")["store"]["ok"])
+        self.assertEqual(self.metric("opengslb_state_store_ok"), 1)
+        self.assertEqual(self.metric("opengslb_overrides_active"), 1)
         self.assertIn("locked", self.daemon.log())
         self.clear_all()
 

@@ -532,6 +532,9 @@ START_TEST(overwatch_defaults)
 	assert_ip(&c->api.allowed_networks[1].ip, "::1");
 	ck_assert_uint_eq(c->api.allowed_networks[1].prefix, 128);
 	ck_assert(!c->api.trust_proxy_headers);
+	ck_assert_str_eq(c->api.socket, GSLB_RUNDIR "/overwatch.sock");
+	ck_assert_uint_eq(c->api.n_tokens, 0);
+	ck_assert_str_eq(c->overwatch.data_dir, GSLB_STATEDIR);
 
 	ck_assert_uint_eq(c->dns.default_ttl, 60);
 	ck_assert(!c->dns.return_last_healthy);
@@ -606,6 +609,26 @@ START_TEST(empty_file_is_overwatch_without_domains)
 	ck_assert_uint_eq(c->n_domains, 0);
 	c = load_ok(OW, "---\n");
 	ck_assert_uint_eq(c->n_domains, 0);
+}
+END_TEST
+
+START_TEST(api_tokens_and_socket)
+{
+	const struct gslb_config *c =
+		load_ok(OW, "api:\n"
+			    "  socket: /run/gslb-test/api.sock\n"
+			    "  tokens:\n"
+			    "    ops: \"ops-token-0123456789\"\n"
+			    "    ci.deploy@example: \"ci-token-0123456789\"\n");
+	ck_assert_str_eq(c->api.socket, "/run/gslb-test/api.sock");
+	ck_assert_uint_eq(c->api.n_tokens, 2);
+	ck_assert_str_eq(c->api.tokens[0].name, "ops");
+	ck_assert_str_eq(c->api.tokens[0].token, "ops-token-0123456789");
+	ck_assert_str_eq(c->api.tokens[1].name, "ci.deploy@example");
+	ck_assert_str_eq(c->api.tokens[1].token, "ci-token-0123456789");
+
+	c = load_ok(OW, "api:\n  socket: \"\"\n");
+	ck_assert_ptr_null(c->api.socket);
 }
 END_TEST
 
@@ -833,6 +856,26 @@ static const struct bad_case bad_cases[] = {
 	  "api.allowed_networks[0]", "invalid CIDR \"10.0.0.0/33\"" },
 	{ OW, "api:\n  allowed_networks: [10.0.0.0/8, nonsense]\n", 2,
 	  "api.allowed_networks[1]", "invalid CIDR \"nonsense\"" },
+	{ OW, "api:\n  tokens:\n    ops: short\n", 3, "api.tokens.ops",
+	  "token must be at least 16 printable characters without spaces" },
+	{ OW, "api:\n  tokens:\n    ops: \"has a space 0123456789\"\n", 3,
+	  "api.tokens.ops", "at least 16 printable characters" },
+	{ OW,
+	  "api:\n  tokens:\n    a: \"same-token-0123456789\"\n"
+	  "    b: \"same-token-0123456789\"\n",
+	  4, "api.tokens.b", "each name needs its own token" },
+	{ OW, "api:\n  tokens:\n    \"bad name\": \"token-0123456789abc\"\n", 3,
+	  "api.tokens.bad name", "use letters, digits and -_.@ only" },
+	{ OW, "api:\n  tokens: [a, b]\n", 2, "api.tokens",
+	  "expected a mapping of name to token, found a list" },
+	{ OW, "api:\n  socket: run/api.sock\n", 2, "api.socket",
+	  "must be an absolute path (or \"\" for no socket)" },
+	{ OW,
+	  "api:\n  socket: /tmp/"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxx"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock\n",
+	  2, "api.socket", "at most 107 fit" },
 	{ OW, "api:\n  allowed_networks: []\n", 2, "api.allowed_networks",
 	  "at least one network required" },
 	/* dns */
@@ -2176,6 +2219,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, full_overwatch_config);
 	tcase_add_test(tc, overwatch_defaults);
 	tcase_add_test(tc, empty_file_is_overwatch_without_domains);
+	tcase_add_test(tc, api_tokens_and_socket);
 	tcase_add_test(tc, gossip_bind_default_with_key);
 	tcase_add_test(tc, full_agent_config);
 	tcase_add_test(tc, agent_defaults);

@@ -528,6 +528,66 @@ START_TEST(sync_static_leaves_others_alone)
 }
 END_TEST
 
+/* API backends: added healthy, keys unique across sources, removal keeps
+ * the order of the others, and a sync of the config never touches them. */
+START_TEST(add_and_remove)
+{
+	struct gslb_registry *reg = registry_new();
+	struct test_cfg tc;
+	struct gslb_backend *b = NULL;
+	struct gslb_ip ip;
+
+	cfg_reset(&tc);
+	cfg_add(&tc, 0, "eu", "app.example", "10.0.0.1", 80, 100);
+	ck_assert_int_eq(gslb_registry_sync_static(reg, &tc.cfg, T0), 0);
+
+	ck_assert_int_eq(gslb_ip_parse("10.0.0.1", &ip), 0);
+	uint64_t gen = gslb_registry_generation(reg);
+	ck_assert_int_eq(gslb_registry_add(reg, GSLB_SOURCE_API, "app.example",
+					   &ip, 80, 7, NULL, T0, &b),
+			 GSLB_EEXIST);
+	ck_assert_ptr_null(b);
+	ck_assert_int_eq(gslb_registry_add(reg, GSLB_SOURCE_STATIC,
+					   "app.example", &ip, 81, 7, NULL, T0,
+					   &b),
+			 GSLB_EINVAL);
+	ck_assert_uint_eq(gslb_registry_generation(reg), gen);
+
+	ck_assert_int_eq(gslb_registry_add(reg, GSLB_SOURCE_API, "app.example",
+					   &ip, 8080, 7, "eu", T0, &b),
+			 0);
+	assert_backend(b, "app.example", "10.0.0.1", 8080);
+	ck_assert_int_eq(b->source, GSLB_SOURCE_API);
+	ck_assert_uint_eq(b->weight, 7);
+	ck_assert_str_eq(b->region, "eu");
+	ck_assert_int_eq(b->status, GSLB_STATUS_HEALTHY);
+	ck_assert_uint_gt(gslb_registry_generation(reg), gen);
+	ck_assert_ptr_eq(find(reg, "app.example", "10.0.0.1", 8080), b);
+
+	struct gslb_backend *c = NULL;
+	ck_assert_int_eq(gslb_ip_parse("2001:db8::1", &ip), 0);
+	ck_assert_int_eq(gslb_registry_add(reg, GSLB_SOURCE_API, "app.example",
+					   &ip, 80, 1, NULL, T0, &c),
+			 0);
+	ck_assert_ptr_null(c->region);
+
+	/* The config no longer lists the static one; the API ones stay. */
+	tc.regions[0].n_servers = 0;
+	ck_assert_int_eq(gslb_registry_sync_static(reg, &tc.cfg, T0), 0);
+	ck_assert_uint_eq(gslb_registry_count(reg), 2);
+
+	gen = gslb_registry_generation(reg);
+	gslb_registry_remove(reg, b);
+	ck_assert_uint_gt(gslb_registry_generation(reg), gen);
+	ck_assert_uint_eq(gslb_registry_count(reg), 1);
+	ck_assert_ptr_eq(gslb_registry_at(reg, 0), c);
+	ck_assert_ptr_null(find(reg, "app.example", "10.0.0.1", 8080));
+	ck_assert_ptr_eq(find(reg, "app.example", "2001:db8::1", 80), c);
+
+	gslb_registry_free(reg);
+}
+END_TEST
+
 /* A key listed twice: the first listing wins, and syncs stay quiet. */
 START_TEST(sync_static_duplicate_key)
 {
@@ -706,6 +766,7 @@ static Suite *registry_suite(void)
 	tc = tcase_create("sync");
 	tcase_add_test(tc, sync_static_lifecycle);
 	tcase_add_test(tc, sync_static_leaves_others_alone);
+	tcase_add_test(tc, add_and_remove);
 	tcase_add_test(tc, sync_static_duplicate_key);
 	suite_add_tcase(s, tc);
 
