@@ -241,9 +241,12 @@ static void on_expiry(evutil_socket_t fd, short what, void *arg)
 		overrides_remove_at(st->overrides, i);
 		any = true;
 	}
-	if (txn != NULL) {
+	if (!any) {
+		store_txn_free(txn);
+	} else if (txn != NULL) {
 		store_commit(st->store, txn, NULL, NULL);
 	} else {
+		/* The rows say when they expire: a restart drops them. */
 		log_error("state", "cannot record expired overrides: %s",
 			  gslb_strerror(GSLB_ENOMEM));
 	}
