@@ -150,6 +150,28 @@ static int failure_code(int err)
 	}
 }
 
+/*
+ * After a change's commit: the request to answer with its success, or NULL
+ * when nobody waits or it failed (answered here, with why). w is freed
+ * unless a request is returned.
+ */
+static struct evhttp_request *
+write_outcome(struct write *w, int err, const char *message, struct api **api)
+{
+	struct evhttp_request *req = write_take(w, api);
+	if (req != NULL && err != GSLB_EOK) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "not saved: %s",
+			 message != NULL ? message : gslb_strerror(err));
+		api_send_error(*api, req, failure_code(err), msg);
+		req = NULL;
+	}
+	if (req == NULL) {
+		write_free(w);
+	}
+	return req;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Parsing                                                                  */
 
@@ -348,17 +370,8 @@ static void on_override_done(void *arg, int err, const char *message)
 {
 	struct write *w = arg;
 	struct api *api;
-	struct evhttp_request *req = write_take(w, &api);
+	struct evhttp_request *req = write_outcome(w, err, message, &api);
 	if (req == NULL) {
-		write_free(w);
-		return;
-	}
-	if (err != GSLB_EOK) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "not saved: %s",
-			 message != NULL ? message : gslb_strerror(err));
-		api_send_error(api, req, failure_code(err), msg);
-		write_free(w);
 		return;
 	}
 	const struct state *st = api->srv->state;
@@ -831,17 +844,11 @@ static void on_server_done(void *arg, int err, const char *message)
 {
 	struct write *w = arg;
 	struct api *api;
-	struct evhttp_request *req = write_take(w, &api);
+	struct evhttp_request *req = write_outcome(w, err, message, &api);
 	if (req == NULL) {
-		write_free(w);
 		return;
 	}
-	if (err != GSLB_EOK) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "not saved: %s",
-			 message != NULL ? message : gslb_strerror(err));
-		api_send_error(api, req, failure_code(err), msg);
-	} else if (w->kind == W_SERVER_ADD) {
+	if (w->kind == W_SERVER_ADD) {
 		const struct gslb_backend *b = gslb_registry_find(
 			api->srv->reg, w->service, &w->ip, w->port);
 		if (b != NULL) {

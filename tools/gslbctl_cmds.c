@@ -15,6 +15,25 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 
+/*
+ * GETs a listing. With --json it prints the answer (and *doc is NULL);
+ * otherwise *doc is the answer for a table, NULL after a failure.
+ */
+static int get_listing(struct ctl *ctl, const char *path, json_t **doc)
+{
+	int ret = ctl_call(ctl, "GET", path, NULL, doc, NULL);
+	if (ret != CTL_OK) {
+		*doc = NULL;
+		return ret;
+	}
+	if (ctl->json) {
+		ctl_print_json(*doc);
+		json_decref(*doc);
+		*doc = NULL;
+	}
+	return CTL_OK;
+}
+
 /* "KEY:" padded so that values line up, then the value. */
 static void kv(const char *key, const char *fmt, ...) GSLB_PRINTF(2, 3);
 
@@ -248,15 +267,10 @@ int cmd_backends(struct ctl *ctl)
 		}
 	}
 	json_t *doc;
-	int ret = ctl_call(ctl, "GET", path.s, NULL, &doc, NULL);
+	int ret = get_listing(ctl, path.s, &doc);
 	buf_clear(&path);
-	if (ret != CTL_OK) {
+	if (doc == NULL) {
 		return ret;
-	}
-	if (ctl->json) {
-		ctl_print_json(doc);
-		json_decref(doc);
-		return CTL_OK;
 	}
 
 	static const char *const headers[] = { "SERVICE", "ADDRESS", "REGION",
@@ -420,14 +434,9 @@ int cmd_override_clear(struct ctl *ctl)
 int cmd_override_list(struct ctl *ctl)
 {
 	json_t *doc;
-	int ret = ctl_call(ctl, "GET", "/api/v1/overrides", NULL, &doc, NULL);
-	if (ret != CTL_OK) {
+	int ret = get_listing(ctl, "/api/v1/overrides", &doc);
+	if (doc == NULL) {
 		return ret;
-	}
-	if (ctl->json) {
-		ctl_print_json(doc);
-		json_decref(doc);
-		return CTL_OK;
 	}
 	static const char *const headers[] = {
 		"SERVICE", "ADDRESS", "HEALTHY", "REASON", "SET-BY", "EXPIRES"
@@ -501,15 +510,10 @@ int cmd_audit(struct ctl *ctl)
 		buf_add_query(&path, "action", action);
 	}
 	json_t *doc;
-	int ret = ctl_call(ctl, "GET", path.s, NULL, &doc, NULL);
+	int ret = get_listing(ctl, path.s, &doc);
 	buf_clear(&path);
-	if (ret != CTL_OK) {
+	if (doc == NULL) {
 		return ret;
-	}
-	if (ctl->json) {
-		ctl_print_json(doc);
-		json_decref(doc);
-		return CTL_OK;
 	}
 
 	static const char *const headers[] = { "TIME", "ACTION", "RESOURCE",
@@ -552,14 +556,9 @@ int cmd_audit(struct ctl *ctl)
 int cmd_servers_list(struct ctl *ctl)
 {
 	json_t *doc;
-	int ret = ctl_call(ctl, "GET", "/api/v1/servers", NULL, &doc, NULL);
-	if (ret != CTL_OK) {
+	int ret = get_listing(ctl, "/api/v1/servers", &doc);
+	if (doc == NULL) {
 		return ret;
-	}
-	if (ctl->json) {
-		ctl_print_json(doc);
-		json_decref(doc);
-		return CTL_OK;
 	}
 	static const char *const headers[] = { "ID", "REGION", "WEIGHT",
 					       "SOURCE", "STATUS" };
