@@ -163,7 +163,7 @@ static int unix_listen(const char *path, const char **why)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 
 	char dir[sizeof(sun.sun_path)];
-	memcpy(dir, path, sizeof(dir));
+	memcpy(dir, path, strlen(path) + 1);
 	char *slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';

@@ -18,6 +18,7 @@ for t in tests/unit/test_* tests/fuzz/replay_*; do
 	$vg "$t" >/dev/null
 done
 export GSLB_OVERWATCHD="$build/overwatchd/gslb-overwatchd"
+export GSLBCTL="$build/tools/gslbctl"
 export GSLB_TEST_WRAPPER="$vg" GSLB_TEST_TIMEOUT=60
 for t in "$src"/tests/integration/test_*.py; do
 	echo "== $t"
