@@ -5,9 +5,11 @@ an operator sees them in DNS answers and through the API, across
 restarts and kill -9, with tokens, the UNIX socket and a locked database."""
 
 import concurrent.futures
+import errno
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import time
 import unittest
@@ -464,6 +466,21 @@ class Persistence(unittest.TestCase):
         audit = self.call("/api/v1/audit-logs?action=server.add&limit=1")
         self.assertEqual(audit["total"], 100)
 
+    def test_reload_keeps_the_database(self):
+        self.call(override_path(FAILOVER, FAILOVER_PRIMARY), "PUT",
+                  {"healthy": False, "reason": "kept", "source": "tests"})
+        moved = with_api().replace('data_dir: "$state_dir"',
+                                   'data_dir: "$state_dir-elsewhere"')
+        outcome, logged = self.d.reload(moved)
+        self.assertEqual(outcome, "reloaded", logged)
+        self.assertIn("overwatch.data_dir take effect after a restart",
+                      "\n".join(logged))
+        store = self.call("/api/v1/overwatch/stats")["store"]
+        self.assertEqual(store["path"],
+                         os.path.join(self.d.state_dir, "overwatch.db"))
+        self.assertEqual(len(self.call("/api/v1/overrides")["overrides"]), 1)
+        self.assertEqual(self.answers(FAILOVER), {FAILOVER_SECONDARY})
+
     def test_file_is_private(self):
         path = os.path.join(self.d.state_dir, "overwatch.db")
         self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
@@ -513,6 +530,106 @@ class LockedDatabase(StateTestCase):
         self.assertEqual(self.metric("opengslb_overrides_active"), 1)
         self.assertIn("locked", self.daemon.log())
         self.clear_all()
+
+
+class FullDisk(unittest.TestCase):
+    """A state directory on a full file system: changes are refused with
+    the reason, DNS keeps answering, and writes resume once there is room.
+    Needs a tmpfs mount (root); skipped when mounting is not allowed."""
+
+    def setUp(self):
+        self.d = gslbtest.Daemon(with_api(), name="fulldisk")
+        os.makedirs(self.d.state_dir)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0750",
+                            "tmpfs", self.d.state_dir], capture_output=True)
+        if p.returncode != 0:
+            self.d.cleanup()
+            self.skipTest("cannot mount a tmpfs: %s"
+                          % p.stderr.decode().strip())
+        self.filler = os.path.join(self.d.state_dir, "filler")
+
+    def tearDown(self):
+        try:
+            self.d.stop()
+        finally:
+            self.d.kill()
+            subprocess.run(["umount", self.d.state_dir])
+            self.d.cleanup()
+
+    def fill(self):
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as e:
+            self.assertEqual(e.errno, errno.ENOSPC)
+        finally:
+            os.close(fd)
+
+    def put(self, address):
+        return self.d.socket_http(
+            override_path(FAILOVER, address), "PUT",
+            {"healthy": False, "reason": "r", "source": "s"})
+
+    def test_full_then_room_again(self):
+        self.d.start()
+        self.fill()
+        status, _, data = self.put(FAILOVER_PRIMARY)
+        self.assertEqual(status, 503, data)
+        self.assertIn("disk full", json.loads(data)["error"])
+        self.assertEqual(set(addresses(self.d.query(FAILOVER), "A")),
+                         {FAILOVER_PRIMARY})
+        _, _, data = self.d.socket_http("/api/v1/overwatch/stats")
+        self.assertIn("disk full", json.loads(data)["store"]["error"])
+        self.assertIn("disk full", self.d.log())
+
+        os.unlink(self.filler)
+        status, _, data = self.put(FAILOVER_PRIMARY)
+        self.assertEqual(status, 200, data)
+        self.assertEqual(set(addresses(self.d.query(FAILOVER), "A")),
+                         {FAILOVER_SECONDARY})
+        self.assertIn("writable again", self.d.log())
+
+
+class BadDatabase(unittest.TestCase):
+    """A state database the daemon cannot use stops it at start, naming
+    the file and the reason; the file is left as it was."""
+
+    def start_with(self, setup):
+        d = gslbtest.Daemon(with_api(), name="baddb")
+        try:
+            os.makedirs(d.state_dir)
+            path = os.path.join(d.state_dir, "overwatch.db")
+            setup(path)
+            with open(path, "rb") as f:
+                before = f.read()
+            d.start(wait=False)
+            code = d.proc.wait(gslbtest.timeout_s())
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), before)
+            return code, d.log(), path
+        finally:
+            d.cleanup()
+
+    def test_not_a_database(self):
+        def garbage(path):
+            with open(path, "wb") as f:
+                f.write(b"this is not SQLite\n" * 100)
+        code, log, path = self.start_with(garbage)
+        self.assertEqual(code, 1, log)
+        self.assertIn(path, log)
+        self.assertIn("not a database", log)
+        self.assertIn("no usable state database", log)
+
+    def test_newer_schema(self):
+        def newer(path):
+            db = sqlite3.connect(path)
+            db.execute("PRAGMA user_version = 999")
+            db.close()
+        code, log, path = self.start_with(newer)
+        self.assertEqual(code, 1, log)
+        self.assertIn(path, log)
+        self.assertIn("newer version of gslb-overwatchd", log)
 
 
 class RestoredVerdicts(unittest.TestCase):
