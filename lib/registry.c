@@ -68,6 +68,19 @@ const char *gslb_status_name(enum gslb_status status)
 	return "unknown";
 }
 
+const char *gslb_source_name(enum gslb_backend_source source)
+{
+	switch (source) {
+	case GSLB_SOURCE_STATIC:
+		return "static";
+	case GSLB_SOURCE_AGENT:
+		return "agent";
+	case GSLB_SOURCE_API:
+		return "api";
+	}
+	return "unknown";
+}
+
 /* FNV-1a over the key, finished with a 64-bit mixer for the low bits. */
 static uint64_t hash_bytes(uint64_t h, const void *data, size_t len)
 {

@@ -77,6 +77,8 @@ enum gslb_status gslb_backend_status(const struct gslb_backend *b,
 				     gslb_duration_t stale_after);
 
 const char *gslb_status_name(enum gslb_status status);
+/* "static", "agent" or "api". */
+const char *gslb_source_name(enum gslb_backend_source source);
 
 struct gslb_registry;
 

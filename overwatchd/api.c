@@ -147,19 +147,6 @@ void api_send_no_content(struct api *api, struct evhttp_request *req)
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 
-static const char *source_name(enum gslb_backend_source source)
-{
-	switch (source) {
-	case GSLB_SOURCE_STATIC:
-		return "static";
-	case GSLB_SOURCE_AGENT:
-		return "agent";
-	case GSLB_SOURCE_API:
-		return "api";
-	}
-	return "unknown";
-}
-
 /* RFC 3339 text of a wall-clock time into buf; NULL (omit) when never. */
 const char *api_wall_text(gslb_time_t wall, char buf[GSLB_RFC3339_LEN])
 {
@@ -486,7 +473,7 @@ json_t *api_backend_json(const struct api *api, const struct gslb_backend *b)
 		"service", b->service, "address", gslb_ip_format(&b->ip, addr),
 		"port", (int)b->port, "weight", (json_int_t)b->weight,
 		"agent_id", "", "region", b->region != NULL ? b->region : "",
-		"source", source_name(b->source), "effective_status",
+		"source", gslb_source_name(b->source), "effective_status",
 		gslb_status_name(b->status), "agent_healthy",
 		(int)b->agent_healthy, "agent_last_seen",
 		api_mono_text(b->agent_last_seen, seen));

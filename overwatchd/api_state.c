@@ -802,14 +802,14 @@ static json_t *server_json(const struct api *api, const struct gslb_backend *b)
 {
 	char id[SERVER_ID_LEN], addr[GSLB_IP_STRLEN], created[GSLB_RFC3339_LEN];
 	const struct store_server *rec = state_server(api->srv->state, b);
-	static const char *const source[] = { "static", "agent", "api" };
 	return json_pack(
 		"{s:s, s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:b, s:s*, s:s*}",
 		"id", server_id(b, id), "service", b->service, "address",
 		gslb_ip_format(&b->ip, addr), "port", (int)b->port, "weight",
 		(json_int_t)b->weight, "region",
-		b->region != NULL ? b->region : "", "source", source[b->source],
-		"effective_status", gslb_status_name(b->status), "healthy",
+		b->region != NULL ? b->region : "", "source",
+		gslb_source_name(b->source), "effective_status",
+		gslb_status_name(b->status), "healthy",
 		b->status == GSLB_STATUS_HEALTHY, "created_at",
 		rec != NULL ? api_wall_text(rec->created, created) : NULL,
 		"created_by", rec != NULL ? rec->created_by : NULL);
