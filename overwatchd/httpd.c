@@ -14,6 +14,7 @@
 #include <event2/http.h>
 
 #include "error.h"
+#include "fsutil.h"
 #include "httpd.h"
 #include "log.h"
 #include "netaddr.h"
@@ -167,8 +168,9 @@ static int unix_listen(const char *path, const char **why)
 	char *slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			*why = strerror(errno);
+		int ret = gslb_mkdirs(dir, 0755);
+		if (ret != GSLB_EOK) {
+			*why = gslb_strerror(ret);
 			return -1;
 		}
 	}

@@ -16,6 +16,7 @@
 
 #include "compiler.h"
 #include "error.h"
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
 
@@ -420,38 +421,6 @@ static void job_fail(const struct store *st, struct job *j, int rc)
 
 /* ------------------------------------------------------------------------ */
 /* Opening                                                                  */
-
-/* mkdir -p with mode 0750 for what it creates. */
-static int make_dirs(char *path)
-{
-	if (mkdir(path, 0750) == 0 || errno == EEXIST) {
-		return GSLB_EOK;
-	}
-	if (errno != ENOENT) {
-		return -errno;
-	}
-	char *slash = strrchr(path, '/');
-	while (slash != NULL && slash > path && slash[1] == '\0') {
-		/* "a/b/": the parent of "a/b" */
-		char *prev = slash;
-		*prev = '\0';
-		slash = strrchr(path, '/');
-		*prev = '/';
-	}
-	if (slash == NULL || slash == path) {
-		return -ENOENT;
-	}
-	*slash = '\0';
-	int ret = make_dirs(path);
-	*slash = '/';
-	if (ret != GSLB_EOK) {
-		return ret;
-	}
-	if (mkdir(path, 0750) == 0 || errno == EEXIST) {
-		return GSLB_EOK;
-	}
-	return -errno;
-}
 
 /* Steps s to its end, discarding rows; SQLITE_OK or the error. */
 static int exec_stmt(sqlite3_stmt *s)
@@ -1340,17 +1309,14 @@ int store_open(const char *dir, struct event_base *base, struct store **out,
 	int ret = GSLB_ENOMEM;
 	int64_t version = 0;
 	const size_t dlen = strlen(dir);
-	char *dircopy = strdup(dir);
 	st->path = msg_printf("%s%s%s", dir,
 			      dlen > 0 && dir[dlen - 1] == '/' ? "" : "/",
 			      STORE_FILE_NAME);
-	if (dircopy == NULL || st->path == NULL) {
-		free(dircopy);
+	if (st->path == NULL) {
 		snprintf(err, err_len, "%s: out of memory", dir);
 		goto fail;
 	}
-	ret = make_dirs(dircopy);
-	free(dircopy);
+	ret = gslb_mkdirs(dir, 0750);
 	if (ret != GSLB_EOK) {
 		snprintf(err, err_len, "%s: cannot create the directory: %s",
 			 dir, gslb_strerror(ret));
