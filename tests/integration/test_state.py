@@ -481,6 +481,21 @@ class Persistence(unittest.TestCase):
         self.assertEqual(len(self.call("/api/v1/overrides")["overrides"]), 1)
         self.assertEqual(self.answers(FAILOVER), {FAILOVER_SECONDARY})
 
+    def test_socket_in_use_refuses_start(self):
+        other = gslbtest.Daemon(with_api(), name="second")
+        try:
+            other.socket = self.d.socket
+            other.state_dir = os.path.join(other.dir, "state")
+            other.start(wait=False)
+            code = other.proc.wait(gslbtest.timeout_s())
+            self.assertEqual(code, 1, other.log())
+            self.assertIn("cannot listen on api.socket %s: in use by "
+                          "another process" % self.d.socket, other.log())
+        finally:
+            other.cleanup()
+        # The first one still serves on it.
+        self.assertEqual(self.call("/api/v1/overrides")["overrides"], [])
+
     def test_file_is_private(self):
         path = os.path.join(self.d.state_dir, "overwatch.db")
         self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
