@@ -969,9 +969,8 @@ static bool authenticate(struct api *api, struct evhttp_request *req,
 		return true;
 	}
 	bool sent;
-	c->token = token_name(cfg, req, &sent);
-	c->actor.name = c->token;
-	if (c->token != NULL) {
+	c->actor.name = token_name(cfg, req, &sent);
+	if (c->actor.name != NULL) {
 		return true;
 	}
 	log_neterr("api", "refused a write from %s: %s", c->client,

@@ -45,8 +45,7 @@ struct api {
 /* Who sent a request, for the audit log; strings valid with the request. */
 struct api_caller {
 	char client[64];          /* IP, or "unix" with the peer's uid */
-	const char *token;        /* name of the token that was sent */
-	struct state_actor actor; /* points into the above */
+	struct state_actor actor; /* client, and the name of the token sent */
 	bool local;               /* over the UNIX socket */
 };
 

@@ -352,8 +352,8 @@ static char *known_service(struct api *api, struct evhttp_request *req,
 static const char *setter(const struct api_caller *caller,
 			  struct evhttp_request *req)
 {
-	if (caller->token != NULL) {
-		return caller->token;
+	if (caller->actor.name != NULL) {
+		return caller->actor.name;
 	}
 	if (caller->local) {
 		return "local";
@@ -957,9 +957,9 @@ static void server_add(struct api *api, struct evhttp_request *req,
 		store_server_clear(&rec);
 		return;
 	}
-	rec.created_by = strdup(caller->token != NULL ? caller->token
-				: caller->local       ? "local"
-						      : "api");
+	rec.created_by = strdup(caller->actor.name != NULL ? caller->actor.name
+				: caller->local            ? "local"
+							   : "api");
 	rec.created = gslb_clock_wall();
 	struct write *w = write_new(api, req, W_SERVER_ADD);
 	if (w != NULL) {
