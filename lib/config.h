@@ -195,6 +195,9 @@ struct gslb_overwatch_config {
 			       */
 		enum gslb_dnssec_algorithm
 			algorithm; /* default ECDSAP256SHA256 */
+		/* Denial of existence: NSEC (default) or NSEC3 with SHA-1,
+		 * no extra iterations, empty salt (RFC 9276). */
+		bool nsec3;
 		char **key_sync_peers;
 		size_t n_key_sync_peers;
 		gslb_duration_t key_sync_poll_interval; /* default 1h */

@@ -2014,6 +2014,25 @@ static void fn_string(struct cfg_loader *ld, const struct cfg_node *node,
 	cfg_scalar(ld, node, path, "a string"); /* read by a section's post */
 }
 
+static void fn_dnssec_denial(struct cfg_loader *ld, const struct cfg_node *node,
+			     void *base, const char *path)
+{
+	struct gslb_overwatch_config *ow =
+		&((struct gslb_config *)base)->overwatch;
+	const char *text = cfg_scalar(ld, node, path, "a string");
+	if (text == NULL) {
+		return;
+	}
+	if (strcasecmp(text, "nsec") == 0) {
+		ow->dnssec.nsec3 = false;
+	} else if (strcasecmp(text, "nsec3") == 0) {
+		ow->dnssec.nsec3 = true;
+	} else {
+		cfg_err_at(ld, node, path,
+			   "denial \"%s\": must be nsec or nsec3", text);
+	}
+}
+
 static void fn_dnssec_algorithm(struct cfg_loader *ld,
 				const struct cfg_node *node, void *base,
 				const char *path)
@@ -2149,6 +2168,7 @@ static const struct item dnssec_items[] = {
 	BOOL("enabled", struct gslb_config, overwatch.dnssec.enabled),
 	FN("security_acknowledgment", 0, fn_string),
 	FN("algorithm", 0, fn_dnssec_algorithm),
+	FN("denial", 0, fn_dnssec_denial),
 	SECTION("key_sync", 0, 0, key_sync_items, NULL),
 	END,
 };

@@ -12,6 +12,7 @@ enum {
 	GSLB_EEXIST = -EEXIST,
 	GSLB_ERANGE = -ERANGE,
 	GSLB_EACCES = -EACCES,
+	GSLB_EIO = -EIO,
 	GSLB_ERROR_BASE = -1000,
 	GSLB_ECONFIG = GSLB_ERROR_BASE, /* configuration has errors */
 	GSLB_EMALF,                     /* malformed input */

@@ -2,10 +2,10 @@
 #include <string.h>
 
 #include "answer.h"
+#include "dnssec.h"
 #include "error.h"
 
 #define QUERY_ARENA  (256 * 1024) /* any real query parses within this */
-#define MAX_PICKS    64
 #define UDP_MIN_SIZE 512
 #define ECS_MAX_DATA (4 + 16)
 
@@ -246,46 +246,58 @@ static size_t answer_empty(struct answer_ctx *ctx, struct request *r,
 	return finish(ctx, r, rcode);
 }
 
-static knot_rrset_t negative_soa(const struct snap_zone *z)
-{
-	/* RFC 2308 §5: the SOA of a negative answer lives min(TTL, MINIMUM). */
-	knot_rrset_t soa = z->soa;
-	uint32_t min = knot_soa_minimum(soa.rrs.rdata);
-	if (min < soa.ttl) {
-		soa.ttl = min;
-	}
-	return soa;
-}
+/* An answer's records and their RRSIG (NULL: unsigned). */
+struct found {
+	knot_rrset_t rr;
+	const knot_rdata_t *sig;
+};
 
 /* The records chosen for a domain, as one RRset; false if none. */
 static bool pick_records(struct answer_ctx *ctx, const struct snap_node *node,
-			 int f, knot_rrset_t *rr)
+			 int f, bool dnssec, struct found *out)
 {
 	const struct snap_domain *d = node->domain;
 	struct snap_family *fam = &node->domain->fam[f];
-	uint32_t idx[MAX_PICKS];
-	uint32_t k = d->max_records < MAX_PICKS ? d->max_records : MAX_PICKS;
-	uint32_t n = gslb_route_pick(&fam->route, k, &fam->rr_counter,
-				     &ctx->rng, idx);
+	uint32_t idx[SNAP_MAX_PICKS];
+	const uint32_t *pick = idx;
+	uint32_t k = d->max_records < SNAP_MAX_PICKS ? d->max_records
+						     : SNAP_MAX_PICKS;
+	uint32_t n;
+	out->sig = NULL;
+	dnssec = dnssec && fam->sig != NULL;
+	if (dnssec && fam->sig_mode == SNAP_SIG_SAMPLED) {
+		uint32_t r = (uint32_t)gslb_rng_below(&ctx->rng, fam->n_sig);
+		pick = &fam->samples[(size_t)r * fam->k];
+		n = fam->k;
+		out->sig = fam->sig[r];
+	} else {
+		n = gslb_route_pick(&fam->route, k, &fam->rr_counter, &ctx->rng,
+				    idx);
+		if (dnssec && n > 0) {
+			uint32_t i = snapshot_sig_index(fam, idx, n);
+			out->sig = i < fam->n_sig ? fam->sig[i] : NULL;
+		}
+	}
 	if (n == 0) {
 		return false;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		atomic_fetch_add_explicit(&fam->picks[idx[i]], 1,
+		atomic_fetch_add_explicit(&fam->picks[pick[i]], 1,
 					  memory_order_relaxed);
 	}
+	knot_rrset_t *rr = &out->rr;
 	knot_rrset_init(rr, node->name,
 			f == SNAP_V4 ? KNOT_RRTYPE_A : KNOT_RRTYPE_AAAA,
 			KNOT_CLASS_IN, d->ttl);
 	if (n == 1) {
-		knot_rdata_t *rd = fam->rdata[idx[0]];
+		knot_rdata_t *rd = fam->rdata[pick[0]];
 		rr->rrs.count = 1;
 		rr->rrs.size = (uint32_t)knot_rdata_size(rd->len);
 		rr->rrs.rdata = rd;
 		return true;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const knot_rdata_t *rd = fam->rdata[idx[i]];
+		const knot_rdata_t *rd = fam->rdata[pick[i]];
 		if (knot_rrset_add_rdata(rr, rd->data, rd->len,
 					 &ctx->arena.mm) != KNOT_EOK) {
 			return false;
@@ -295,7 +307,7 @@ static bool pick_records(struct answer_ctx *ctx, const struct snap_node *node,
 }
 
 enum lookup_result {
-	FOUND,    /* rr holds the answer */
+	FOUND,    /* the answer is found */
 	NODATA,   /* the name exists, the type does not */
 	ALL_DOWN, /* servers of this family exist, none healthy */
 };
@@ -303,59 +315,161 @@ enum lookup_result {
 /* A or AAAA at a node: a load-balanced name or a nameserver host. */
 static enum lookup_result address_lookup(struct answer_ctx *ctx,
 					 const struct snap_node *node, int f,
-					 knot_rrset_t *rr)
+					 bool dnssec, struct found *out)
 {
 	if (node->domain != NULL && node->domain->fam[f].configured) {
-		return pick_records(ctx, node, f, rr) ? FOUND : ALL_DOWN;
+		return pick_records(ctx, node, f, dnssec, out) ? FOUND
+							       : ALL_DOWN;
 	}
 	if (node->host[f].rrs.count > 0) {
-		*rr = node->host[f];
+		out->rr = node->host[f];
+		out->sig = node->host_sig[f];
 		return FOUND;
 	}
 	return NODATA;
 }
 
+static enum lookup_result found(struct found *out, const knot_rrset_t *rr,
+				const knot_rdata_t *sig)
+{
+	if (rr->rrs.count == 0) {
+		return NODATA;
+	}
+	out->rr = *rr;
+	out->sig = sig;
+	return FOUND;
+}
+
 static enum lookup_result lookup(struct answer_ctx *ctx,
 				 const struct snap_node *node, uint16_t qtype,
-				 knot_rrset_t *rr)
+				 bool dnssec, struct found *out)
 {
+	const struct snap_zone *z = node->zone;
 	switch (qtype) {
 	case KNOT_RRTYPE_A:
-		return address_lookup(ctx, node, SNAP_V4, rr);
+		return address_lookup(ctx, node, SNAP_V4, dnssec, out);
 	case KNOT_RRTYPE_AAAA:
-		return address_lookup(ctx, node, SNAP_V6, rr);
+		return address_lookup(ctx, node, SNAP_V6, dnssec, out);
 	case KNOT_RRTYPE_SOA:
-		if (node->apex) {
-			*rr = node->zone->soa;
-			return FOUND;
-		}
-		return NODATA;
+		return node->apex ? found(out, &z->soa, z->soa_sig) : NODATA;
 	case KNOT_RRTYPE_NS:
-		if (node->apex) {
-			*rr = node->zone->ns;
-			return FOUND;
+		return node->apex ? found(out, &z->ns, z->ns_sig) : NODATA;
+	case KNOT_RRTYPE_DNSKEY:
+		return node->apex ? found(out, &z->dnskey, z->dnskey_sig)
+				  : NODATA;
+	case KNOT_RRTYPE_NSEC3PARAM:
+		return node->apex
+			       ? found(out, &z->nsec3param, z->nsec3param_sig)
+			       : NODATA;
+	case KNOT_RRTYPE_NSEC:
+		if (!z->nsec3 && node->denial >= 0) {
+			const struct snap_denial *dn = &z->chain[node->denial];
+			return found(out, &dn->rr, dn->sig);
 		}
 		return NODATA;
 	case KNOT_RRTYPE_ANY:
 		/* RFC 8482: one RRset is enough. */
 		for (int f = SNAP_V4; f <= SNAP_V6; f++) {
-			if (address_lookup(ctx, node, f, rr) == FOUND) {
+			if (address_lookup(ctx, node, f, dnssec, out) ==
+			    FOUND) {
 				return FOUND;
 			}
 		}
-		if (node->apex) {
-			*rr = node->zone->soa;
-			return FOUND;
-		}
-		return NODATA;
+		return node->apex ? found(out, &z->soa, z->soa_sig) : NODATA;
 	default:
 		return NODATA;
 	}
 }
 
+/* Puts rr and, when given, its RRSIG; KNOT_ESPACE when they don't fit. */
+static int put_signed(knot_pkt_t *resp, uint16_t hint, const knot_rrset_t *rr,
+		      const knot_rdata_t *sig)
+{
+	int ret = knot_pkt_put(resp, hint, rr, KNOT_PF_NOTRUNC);
+	if (ret == KNOT_EOK && sig != NULL) {
+		knot_rrset_t rrsig;
+		knot_rrset_init(&rrsig, rr->owner, KNOT_RRTYPE_RRSIG,
+				KNOT_CLASS_IN, rr->ttl);
+		rrsig.rrs.count = 1;
+		rrsig.rrs.size = (uint32_t)knot_rdata_size(sig->len);
+		rrsig.rrs.rdata = (knot_rdata_t *)sig;
+		ret = knot_pkt_put(resp, hint, &rrsig, KNOT_PF_NOTRUNC);
+	}
+	return ret;
+}
+
+static int put_chain(knot_pkt_t *resp, const struct snap_zone *z,
+		     uint32_t *done, size_t *n_done, uint32_t i)
+{
+	for (size_t k = 0; k < *n_done; k++) {
+		if (done[k] == i) {
+			return KNOT_EOK; /* one record can prove two things */
+		}
+	}
+	done[(*n_done)++] = i;
+	return put_signed(resp, KNOT_COMPR_HINT_NONE, &z->chain[i].rr,
+			  z->chain[i].sig);
+}
+
+/*
+ * The NSEC or NSEC3 records proving a negative answer (RFC 4035 §3.1.3,
+ * RFC 5155 §7.2). node is the name for NODATA; for NXDOMAIN it is NULL
+ * and closest is the closest encloser.
+ */
+static int put_denial(knot_pkt_t *resp, const struct snap_zone *z,
+		      const knot_dname_t *qname, const struct snap_node *node,
+		      const struct snap_node *closest)
+{
+	uint32_t done[3];
+	size_t n_done = 0;
+	if (z->n_chain == 0) {
+		return KNOT_EOK;
+	}
+	if (node != NULL) {
+		/* NODATA. An empty non-terminal has no NSEC: the one before
+		 * it proves nothing exists there but names below. */
+		uint32_t i = node->denial >= 0 ? (uint32_t)node->denial
+					       : snapshot_nsec_cover(z, qname);
+		return put_chain(resp, z, done, &n_done, i);
+	}
+	if (!z->nsec3) {
+		knot_dname_storage_t wild;
+		size_t len = knot_dname_size(closest->name);
+		int ret = put_chain(resp, z, done, &n_done,
+				    snapshot_nsec_cover(z, qname));
+		if (ret != KNOT_EOK || len + 2 > sizeof(wild)) {
+			return ret;
+		}
+		wild[0] = 1;
+		wild[1] = '*';
+		memcpy(wild + 2, closest->name, len);
+		return put_chain(resp, z, done, &n_done,
+				 snapshot_nsec_cover(z, wild));
+	}
+	/* NSEC3 closest encloser proof: the encloser matches, the next
+	 * closer name and the wildcard below the encloser are covered. */
+	const knot_dname_t *next_closer = qname;
+	size_t extra = knot_dname_labels(qname, NULL) -
+		       knot_dname_labels(closest->name, NULL);
+	for (; extra > 1; extra--) {
+		next_closer = knot_wire_next_label(next_closer, NULL);
+	}
+	uint8_t h[DNSSEC_NSEC3_HASH_LEN];
+	int ret = put_chain(resp, z, done, &n_done, (uint32_t)closest->denial);
+	if (ret == KNOT_EOK && dnssec_nsec3_hash_name(next_closer, h) == 0) {
+		ret = put_chain(resp, z, done, &n_done,
+				snapshot_nsec3_cover(z, h));
+	}
+	if (ret == KNOT_EOK && closest->wildcard_cover >= 0) {
+		ret = put_chain(resp, z, done, &n_done,
+				(uint32_t)closest->wildcard_cover);
+	}
+	return ret;
+}
+
 /* In-zone nameserver addresses after an NS answer; optional, never TC. */
 static void put_glue(const struct snapshot *snap, knot_pkt_t *resp,
-		     const knot_rrset_t *ns)
+		     const knot_rrset_t *ns, bool dnssec)
 {
 	knot_rdata_t *rd = ns->rrs.rdata;
 	for (uint16_t i = 0; i < ns->rrs.count; i++) {
@@ -363,9 +477,10 @@ static void put_glue(const struct snapshot *snap, knot_pkt_t *resp,
 		if (host != NULL) {
 			for (int f = SNAP_V4; f <= SNAP_V6; f++) {
 				if (host->host[f].rrs.count > 0) {
-					knot_pkt_put(resp, KNOT_COMPR_HINT_NONE,
-						     &host->host[f],
-						     KNOT_PF_NOTRUNC);
+					put_signed(resp, KNOT_COMPR_HINT_NONE,
+						   &host->host[f],
+						   dnssec ? host->host_sig[f]
+							  : NULL);
 				}
 			}
 		}
@@ -393,22 +508,23 @@ static size_t answer_zone(struct answer_ctx *ctx, struct request *r,
 {
 	const knot_dname_t *qname = knot_pkt_qname(r->q);
 	uint16_t qtype = knot_pkt_qtype(r->q);
+	bool do_bit = knot_pkt_has_dnssec(r->q);
 
 	const struct snap_node *node = snapshot_find(snap, qname);
+	const struct snap_node *closest = NULL;
 	const struct snap_zone *zone;
 	uint16_t rcode = KNOT_RCODE_NOERROR;
 	enum lookup_result res = NODATA;
-	knot_rrset_t rr;
+	struct found f = { .sig = NULL };
 	if (node != NULL) {
 		zone = node->zone;
-		res = lookup(ctx, node, qtype, &rr);
+		res = lookup(ctx, node, qtype, do_bit && zone->is_signed, &f);
 		if (res == ALL_DOWN) {
 			return answer_empty(ctx, r, snap, out, out_max,
 					    KNOT_RCODE_SERVFAIL, false);
 		}
 	} else {
-		const struct snap_node *closest =
-			snapshot_find_closest(snap, qname);
+		closest = snapshot_find_closest(snap, qname);
 		if (closest == NULL) {
 			return answer_empty(ctx, r, snap, out, out_max,
 					    KNOT_RCODE_REFUSED, false);
@@ -416,6 +532,8 @@ static size_t answer_zone(struct answer_ctx *ctx, struct request *r,
 		zone = closest->zone;
 		rcode = KNOT_RCODE_NXDOMAIN;
 	}
+	/* RRSIGs and denial records only for DO=1 (RFC 3225). */
+	bool dnssec = do_bit && zone->is_signed;
 
 	if (begin(ctx, r, snap, out, out_max) != GSLB_EOK) {
 		return header_only(r->q->wire, out, KNOT_RCODE_SERVFAIL);
@@ -426,19 +544,22 @@ static size_t answer_zone(struct answer_ctx *ctx, struct request *r,
 	if (res == FOUND) {
 		ret = knot_pkt_begin(resp, KNOT_ANSWER);
 		if (ret == KNOT_EOK) {
-			ret = knot_pkt_put(resp, KNOT_COMPR_HINT_QNAME, &rr,
-					   KNOT_PF_NOTRUNC);
+			ret = put_signed(resp, KNOT_COMPR_HINT_QNAME, &f.rr,
+					 dnssec ? f.sig : NULL);
 		}
-		if (ret == KNOT_EOK && rr.type == KNOT_RRTYPE_NS &&
+		if (ret == KNOT_EOK && f.rr.type == KNOT_RRTYPE_NS &&
 		    knot_pkt_begin(resp, KNOT_ADDITIONAL) == KNOT_EOK) {
-			put_glue(snap, resp, &rr);
+			put_glue(snap, resp, &f.rr, dnssec);
 		}
 	} else {
-		knot_rrset_t soa = negative_soa(zone);
 		ret = knot_pkt_begin(resp, KNOT_AUTHORITY);
 		if (ret == KNOT_EOK) {
-			ret = knot_pkt_put(resp, KNOT_COMPR_HINT_NONE, &soa,
-					   KNOT_PF_NOTRUNC);
+			ret = put_signed(resp, KNOT_COMPR_HINT_NONE,
+					 &zone->soa_neg,
+					 dnssec ? zone->soa_neg_sig : NULL);
+		}
+		if (ret == KNOT_EOK && dnssec) {
+			ret = put_denial(resp, zone, qname, node, closest);
 		}
 	}
 	if (ret == KNOT_ESPACE) {

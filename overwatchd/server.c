@@ -45,8 +45,11 @@ static int publish(struct server *srv)
 	struct snapshot *old = atomic_load(&srv->snap);
 	struct snapshot *snap = NULL;
 	uint64_t reg_gen = gslb_registry_generation(srv->reg);
-	int ret = snapshot_build(srv->cfg, srv->reg, old, srv->generation + 1,
-				 &snap);
+	srv->signing.now = gslb_clock_wall() / GSLB_SEC;
+	int ret = snapshot_build(srv->cfg, srv->reg, old,
+				 srv->signing.signer_for != NULL ? &srv->signing
+								 : NULL,
+				 srv->generation + 1, &snap);
 	if (ret != GSLB_EOK) {
 		log_error("dns", "cannot build the answer snapshot: %s",
 			  gslb_strerror(ret));

@@ -48,6 +48,9 @@ struct server {
 	struct tcp_server *tcp;
 	bool dns_ready; /* listeners are up */
 
+	/* Zone signers for the snapshot builder; signer_for NULL: none. */
+	struct snap_signing signing;
+
 	struct validator *validator;
 	struct state *state;
 	struct event *publish_soon; /* coalesces health changes */

@@ -106,6 +106,8 @@ static struct snap_node *node_get(struct builder *b, knot_dname_t *name,
 	n->zone = zone;
 	knot_rrset_init_empty(&n->host[SNAP_V4]);
 	knot_rrset_init_empty(&n->host[SNAP_V6]);
+	n->denial = -1;
+	n->wildcard_cover = -1;
 	s->table[i] = (uint32_t)s->n_nodes;
 	return n;
 }
@@ -160,6 +162,13 @@ static int zone_build(struct builder *b, const struct gslb_zone *zc,
 				 &a->mm) != KNOT_EOK) {
 		return GSLB_ENOMEM;
 	}
+	/* RFC 2308 §5: a negative answer's SOA lives min(TTL, MINIMUM). */
+	z->soa_neg = z->soa;
+	if (zc->soa.minimum < z->soa_neg.ttl) {
+		z->soa_neg.ttl = zc->soa.minimum;
+	}
+	knot_rrset_init_empty(&z->dnskey);
+	knot_rrset_init_empty(&z->nsec3param);
 
 	knot_rrset_init(&z->ns, z->apex, KNOT_RRTYPE_NS, KNOT_CLASS_IN,
 			zc->ttl);
@@ -522,9 +531,29 @@ static int identity_build(struct snapshot *s, const struct gslb_config *cfg)
 	return GSLB_EOK;
 }
 
+static int sign(struct snapshot *s, const struct gslb_config *cfg,
+		const struct snap_signing *signing)
+{
+	for (size_t i = 0; i < s->n_zones; i++) {
+		struct signer *signer = signing->signer_for(
+			signing->arg, cfg->dns.zones[i].name);
+		if (signer == NULL) {
+			continue;
+		}
+		int ret = snapshot_sign_zone(s, i, signer,
+					     cfg->overwatch.dnssec.nsec3,
+					     signing->now);
+		if (ret != GSLB_EOK) {
+			return ret;
+		}
+	}
+	return GSLB_EOK;
+}
+
 int snapshot_build(const struct gslb_config *cfg,
 		   const struct gslb_registry *reg, const struct snapshot *prev,
-		   uint64_t generation, struct snapshot **out)
+		   const struct snap_signing *signing, uint64_t generation,
+		   struct snapshot **out)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -549,6 +578,9 @@ int snapshot_build(const struct gslb_config *cfg,
 		.prev = prev,
 	};
 	int ret = build(&b);
+	if (ret == GSLB_EOK && signing != NULL) {
+		ret = sign(s, cfg, signing);
+	}
 	if (ret != GSLB_EOK) {
 		snapshot_free(s);
 		return ret;

@@ -23,6 +23,17 @@ enum snap_family_index {
 	SNAP_V6 = 1,
 };
 
+/* Most records one answer carries (dns max_records is capped here). */
+#define SNAP_MAX_PICKS 64
+
+/* How an answer's records find their RRSIG (see snapshot_sign.c). */
+enum snap_sig_mode {
+	SNAP_SIG_ONE = 0,        /* one possible set: sig[0] */
+	SNAP_SIG_BY_FIRST,       /* the set starts at idx[0]: sig[idx[0]] */
+	SNAP_SIG_BY_COMBINATION, /* sig[rank of the sorted index set] */
+	SNAP_SIG_SAMPLED, /* DO=1 answers pick one of n_sig sampled sets */
+};
+
 /* The answers one domain can give for one address family. */
 struct snap_family {
 	bool configured;   /* any server of this family exists */
@@ -36,6 +47,14 @@ struct snap_family {
 	/* Round-robin position; per family, so that A and AAAA queries from
 	 * dual-stack clients each rotate. Carried over across snapshots. */
 	_Atomic uint64_t rr_counter;
+
+	/* DNSSEC: an RRSIG for every set the route can answer with; NULL
+	 * when the zone is not signed or nothing is selectable. */
+	const knot_rdata_t **sig;
+	uint32_t n_sig;
+	uint32_t k; /* records per answer: min(max_records, route.n) */
+	enum snap_sig_mode sig_mode;
+	uint32_t *samples; /* SNAP_SIG_SAMPLED: n_sig sets of k indices */
 };
 
 struct snap_domain {
@@ -46,10 +65,32 @@ struct snap_domain {
 	struct snap_family fam[2];
 };
 
+/* One NSEC or NSEC3 record of a zone's chain, with its signature. */
+struct snap_denial {
+	knot_rrset_t rr;
+	const knot_rdata_t *sig;
+	uint8_t hash[20]; /* NSEC3: the owner's raw hash, the chain's order */
+};
+
 struct snap_zone {
 	knot_dname_t *apex; /* lower case */
 	knot_rrset_t soa;
+	knot_rrset_t soa_neg; /* TTL min(TTL, MINIMUM), for negative answers */
 	knot_rrset_t ns;
+
+	/* DNSSEC; rrsets are empty and sigs NULL when the zone is unsigned. */
+	bool is_signed;
+	bool nsec3;
+	knot_rrset_t dnskey;
+	knot_rrset_t nsec3param;
+	const knot_rdata_t *soa_sig;
+	const knot_rdata_t *soa_neg_sig;
+	const knot_rdata_t *ns_sig;
+	const knot_rdata_t *dnskey_sig;
+	const knot_rdata_t *nsec3param_sig;
+	/* NSEC: by owner in canonical order; NSEC3: by hash. */
+	struct snap_denial *chain;
+	uint32_t n_chain;
 };
 
 /* A name that exists in a zone. Names with no data are empty non-terminals. */
@@ -59,7 +100,13 @@ struct snap_node {
 	const struct snap_zone *zone;
 	struct snap_domain *domain; /* a load-balanced name, or NULL */
 	knot_rrset_t host[2]; /* in-zone nameserver A / AAAA, may be empty */
+	const knot_rdata_t *host_sig[2];
 	bool apex;
+	/* Its record in the zone's chain; -1: none (an empty non-terminal in
+	 * an NSEC zone, or an unsigned zone). */
+	int32_t denial;
+	/* NSEC3: the record covering *.<this name>, for NXDOMAIN proofs. */
+	int32_t wildcard_cover;
 };
 
 struct snapshot {
@@ -80,15 +127,44 @@ struct snapshot {
 	uint16_t nsid_len;
 };
 
+struct signer;
+
+/* Where the builder gets its zone signers from (keys.c). */
+struct snap_signing {
+	/* The signer of a configured zone ("gslb.example"); NULL: unsigned. */
+	struct signer *(*signer_for)(void *arg, const char *zone);
+	void *arg;
+	int64_t now; /* unix seconds, for signature validity */
+};
+
 /*
  * Builds a snapshot of cfg's zones and domains with the registry's current
  * health. prev (may be NULL) lends round-robin counters and, with
- * dns.return_last_healthy, the last healthy sets. Caller frees with
+ * dns.return_last_healthy, the last healthy sets. With signing (may be
+ * NULL), every answer a zone can give is signed here. Caller frees with
  * snapshot_free().
  */
 int snapshot_build(const struct gslb_config *cfg,
 		   const struct gslb_registry *reg, const struct snapshot *prev,
-		   uint64_t generation, struct snapshot **out) GSLB_WARN_UNUSED;
+		   const struct snap_signing *signing, uint64_t generation,
+		   struct snapshot **out) GSLB_WARN_UNUSED;
+
+/* Signs a built snapshot's zone zi with s (snapshot_sign.c). */
+int snapshot_sign_zone(struct snapshot *snap, size_t zi, struct signer *s,
+		       bool nsec3, int64_t now) GSLB_WARN_UNUSED;
+
+/*
+ * The index of the chain record covering name: the last one ordered
+ * before it (NSEC: canonical name order; NSEC3: hash order, wrapping).
+ */
+/* Which of fam->sig covers the records idx[0..n) picked by the route. */
+uint32_t snapshot_sig_index(const struct snap_family *fam, const uint32_t *idx,
+			    uint32_t n);
+
+uint32_t snapshot_nsec_cover(const struct snap_zone *z,
+			     const knot_dname_t *name);
+uint32_t snapshot_nsec3_cover(const struct snap_zone *z,
+			      const uint8_t hash[20]);
 
 void snapshot_free(struct snapshot *snap);
 

@@ -70,7 +70,7 @@ static void setup(void)
 	if (gslb_config_load(path, GSLB_MODE_OVERWATCH, &cfg, &errs) != 0 ||
 	    gslb_registry_new(GSLB_SEC, &reg) != 0 ||
 	    gslb_registry_sync_static(reg, cfg, 0) != 0 ||
-	    snapshot_build(cfg, reg, NULL, 1, &snap) != 0 ||
+	    snapshot_build(cfg, reg, NULL, NULL, 1, &snap) != 0 ||
 	    answer_ctx_init(&ctx, 1) != 0) {
 		abort();
 	}
