@@ -2173,6 +2173,38 @@ static const struct item dnssec_items[] = {
 	END,
 };
 
+/*
+ * Across overwatch's sections, whatever their order in the file: key sync
+ * sends private keys sealed with the gossip key, never in clear.
+ */
+static void post_overwatch(struct cfg_loader *ld, const struct cfg_node *node,
+			   void *base, const char *path)
+{
+	const struct gslb_overwatch_config *ow =
+		&((const struct gslb_config *)base)->overwatch;
+	const struct cfg_node *dnssec = cfg_map_get(node, "dnssec");
+	const struct cfg_node *sync = NULL, *peers = NULL;
+	char ppath[CFG_PATH_LEN], kpath[CFG_PATH_LEN];
+
+	if (dnssec != NULL && dnssec->kind == CFG_NODE_MAP) {
+		sync = cfg_map_get(dnssec, "key_sync");
+	}
+	if (sync != NULL && sync->kind == CFG_NODE_MAP) {
+		peers = cfg_map_get(sync, "peers");
+	}
+	if (peers == NULL || ow->dnssec.n_key_sync_peers == 0 ||
+	    ow->gossip.key_set) {
+		return;
+	}
+	cfg_path_key(ppath, path, "dnssec");
+	cfg_path_key(kpath, ppath, "key_sync");
+	cfg_path_key(ppath, kpath, "peers");
+	cfg_err_at(ld, peers, ppath,
+		   "key sync requires overwatch.gossip.encryption_key: zone "
+		   "keys travel between overwatches sealed with it, never in "
+		   "clear (generate one with: openssl rand -base64 32)");
+}
+
 static const struct item overwatch_items[] = {
 	SECTION("identity", 0, 0, ow_identity_items, NULL),
 	FN("agent_tokens", F_INC, fn_agent_tokens),
@@ -2374,7 +2406,7 @@ static const struct item top_items[] = {
 	SECTION("dns", F_OW, 0, dns_items, NULL),
 	FN("regions", F_OW | F_INC, fn_regions),
 	FN("domains", F_OW | F_INC, fn_domains),
-	SECTION("overwatch", F_OW | F_INC, 0, overwatch_items, NULL),
+	SECTION("overwatch", F_OW | F_INC, 0, overwatch_items, post_overwatch),
 	SECTION("agent", F_AGENT | F_INC, 0, agent_items, NULL),
 	END,
 };

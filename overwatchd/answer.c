@@ -398,6 +398,62 @@ static int put_signed(knot_pkt_t *resp, uint16_t hint, const knot_rrset_t *rr,
 	return ret;
 }
 
+static int put_rrsig(knot_pkt_t *resp, const knot_rrset_t *covered,
+		     const knot_rdata_t *sig, unsigned *n)
+{
+	if (covered->rrs.count == 0 || sig == NULL) {
+		return KNOT_EOK;
+	}
+	knot_rrset_t rrsig;
+	knot_rrset_init(&rrsig, covered->owner, KNOT_RRTYPE_RRSIG,
+			KNOT_CLASS_IN, covered->ttl);
+	rrsig.rrs.count = 1;
+	rrsig.rrs.size = (uint32_t)knot_rdata_size(sig->len);
+	rrsig.rrs.rdata = (knot_rdata_t *)sig;
+	(*n)++;
+	return knot_pkt_put(resp, KNOT_COMPR_HINT_QNAME, &rrsig,
+			    KNOT_PF_NOTRUNC);
+}
+
+/*
+ * A query for RRSIG gets the signatures at the name (as Knot DNS does);
+ * the name's NSEC lists RRSIG, so NODATA would contradict it. *n tells
+ * how many; 0 means NODATA.
+ */
+static int put_all_rrsigs(struct answer_ctx *ctx, knot_pkt_t *resp,
+			  const struct snap_node *node, unsigned *n)
+{
+	const struct snap_zone *z = node->zone;
+	int ret = KNOT_EOK;
+	*n = 0;
+	for (int f = SNAP_V4; f <= SNAP_V6 && ret == KNOT_EOK; f++) {
+		struct found fd;
+		if (address_lookup(ctx, node, f, true, &fd) == FOUND) {
+			ret = put_rrsig(resp, &fd.rr, fd.sig, n);
+		}
+	}
+	if (node->apex) {
+		if (ret == KNOT_EOK) {
+			ret = put_rrsig(resp, &z->soa, z->soa_sig, n);
+		}
+		if (ret == KNOT_EOK) {
+			ret = put_rrsig(resp, &z->ns, z->ns_sig, n);
+		}
+		if (ret == KNOT_EOK) {
+			ret = put_rrsig(resp, &z->dnskey, z->dnskey_sig, n);
+		}
+		if (ret == KNOT_EOK && z->nsec3) {
+			ret = put_rrsig(resp, &z->nsec3param, z->nsec3param_sig,
+					n);
+		}
+	}
+	if (ret == KNOT_EOK && !z->nsec3 && node->denial >= 0) {
+		const struct snap_denial *dn = &z->chain[node->denial];
+		ret = put_rrsig(resp, &dn->rr, dn->sig, n);
+	}
+	return ret;
+}
+
 static int put_chain(knot_pkt_t *resp, const struct snap_zone *z,
 		     uint32_t *done, size_t *n_done, uint32_t i)
 {
@@ -540,18 +596,21 @@ static size_t answer_zone(struct answer_ctx *ctx, struct request *r,
 	}
 	knot_pkt_t *resp = r->resp;
 	knot_wire_set_aa(resp->wire);
-	int ret;
-	if (res == FOUND) {
-		ret = knot_pkt_begin(resp, KNOT_ANSWER);
-		if (ret == KNOT_EOK) {
-			ret = put_signed(resp, KNOT_COMPR_HINT_QNAME, &f.rr,
-					 dnssec ? f.sig : NULL);
-		}
+	int ret = knot_pkt_begin(resp, KNOT_ANSWER);
+	if (ret == KNOT_EOK && node != NULL && qtype == KNOT_RRTYPE_RRSIG &&
+	    zone->is_signed) {
+		unsigned n = 0;
+		ret = put_all_rrsigs(ctx, resp, node, &n);
+		res = n > 0 ? FOUND : NODATA;
+	} else if (ret == KNOT_EOK && res == FOUND) {
+		ret = put_signed(resp, KNOT_COMPR_HINT_QNAME, &f.rr,
+				 dnssec ? f.sig : NULL);
 		if (ret == KNOT_EOK && f.rr.type == KNOT_RRTYPE_NS &&
 		    knot_pkt_begin(resp, KNOT_ADDITIONAL) == KNOT_EOK) {
 			put_glue(snap, resp, &f.rr, dnssec);
 		}
-	} else {
+	}
+	if (ret == KNOT_EOK && res != FOUND) {
 		ret = knot_pkt_begin(resp, KNOT_AUTHORITY);
 		if (ret == KNOT_EOK) {
 			ret = put_signed(resp, KNOT_COMPR_HINT_NONE,

@@ -123,6 +123,23 @@ void api_send_json(struct api *api, struct evhttp_request *req, int code,
 	evhttp_send_reply(req, code, NULL, NULL);
 }
 
+void api_send_text(struct api *api, struct evhttp_request *req, int code,
+		   const char *text)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	evbuffer_drain(out, evbuffer_get_length(out));
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD &&
+	    evbuffer_add(out, text, strlen(text)) != 0) {
+		api_send_json(api, req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+	evhttp_remove_header(hdrs, "Content-Type");
+	evhttp_add_header(hdrs, "Content-Type", "text/plain; charset=utf-8");
+	count(api, code);
+	evhttp_send_reply(req, code, NULL, NULL);
+}
+
 void api_send_error(struct api *api, struct evhttp_request *req, int code,
 		    const char *message)
 {
@@ -860,6 +877,7 @@ static const struct route routes[] = {
 	{ "/api/v1/overrides", 0, NULL, true, NULL, api_handle_overrides },
 	{ "/api/v1/servers", 0, NULL, true, NULL, api_handle_servers },
 	{ "/api/v1/audit-logs", 0, NULL, true, NULL, api_handle_audit },
+	{ "/api/v1/dnssec", 0, NULL, true, NULL, api_handle_dnssec },
 	{ "/api/v1/version", EVHTTP_REQ_GET, "GET, HEAD", false, handle_version,
 	  NULL },
 };

@@ -2,7 +2,8 @@
 /*
  * What the API's files share: the api object, answers in JSON, and the
  * small parsers every handler needs. api.c dispatches; api_state.c has the
- * endpoints that change state (overrides, servers) and the audit log.
+ * endpoints that change state (overrides, servers) and the audit log;
+ * api_dnssec.c the DNSSEC keys and DS records.
  */
 #pragma once
 
@@ -59,6 +60,9 @@ void api_send_json(struct api *api, struct evhttp_request *req, int code,
 		   json_t *body);
 void api_send_error(struct api *api, struct evhttp_request *req, int code,
 		    const char *message);
+/* Sends text (copied) as text/plain. */
+void api_send_text(struct api *api, struct evhttp_request *req, int code,
+		   const char *text);
 /* 405 with the Allow header. */
 void api_send_bad_method(struct api *api, struct evhttp_request *req,
 			 const char *allow);
@@ -96,3 +100,8 @@ void api_handle_audit(struct api *api, struct evhttp_request *req,
 /* Answers nothing more: replies of changes still being committed are
  * dropped (the changes themselves complete). */
 void api_writes_abandon(struct api *api);
+
+/* api_dnssec.c: /api/v1/dnssec, /status, /ds, /keys and /sync. */
+void api_handle_dnssec(struct api *api, struct evhttp_request *req,
+		       const char *rest, const char *query,
+		       const struct api_caller *caller);

@@ -53,6 +53,22 @@ static unsigned algorithm_bits(int algorithm)
 	return algorithm == GSLB_DNSSEC_ECDSAP384SHA384 ? 384 : 256;
 }
 
+/* The public key's size in DNSKEY: libdnssec checks a PEM's key type
+ * (ECDSA) but not its curve. */
+static size_t public_key_size(int algorithm)
+{
+	switch (algorithm) {
+	case GSLB_DNSSEC_ECDSAP256SHA256:
+		return 64;
+	case GSLB_DNSSEC_ECDSAP384SHA384:
+		return 96;
+	case GSLB_DNSSEC_ED25519:
+		return 32;
+	default:
+		return 0;
+	}
+}
+
 static int read_file(const char *path, uint8_t **out, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -187,6 +203,7 @@ int zone_key_load(const char *zone, int algorithm, const uint8_t *pem,
 	    dnssec_key_set_flags(dk, DNSKEY_FLAGS_CSK) != DNSSEC_EOK ||
 	    dnssec_key_get_keyid(dk, &id) != DNSSEC_EOK ||
 	    dnssec_key_get_rdata(dk, &rd) != DNSSEC_EOK ||
+	    rd.size != 4 + public_key_size(algorithm) ||
 	    dnssec_key_create_ds(dk, DNSSEC_KEY_DIGEST_SHA256, &ds) !=
 		    DNSSEC_EOK) {
 		goto out;

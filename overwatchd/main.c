@@ -8,8 +8,10 @@
 #include <libknot/version.h>
 
 #include "config.h"
+#include "dnssec.h"
 #include "error.h"
 #include "log.h"
+#include "seal.h"
 #include "server.h"
 
 #ifndef GSLB_CONFDIR
@@ -101,9 +103,13 @@ int main(int argc, char **argv)
 		 "gslb-overwatchd %s starting (libknot %d.%d.%d), config %s",
 		 PACKAGE_VERSION, KNOT_VERSION_MAJOR, KNOT_VERSION_MINOR,
 		 KNOT_VERSION_PATCH, config_path);
-	if (cfg->overwatch.dnssec.enabled) {
-		log_warn("dnssec", "DNSSEC signing is not implemented in this "
-				   "version yet: answers are unsigned");
+	/* Before any thread: libdnssec initialises GnuTLS. */
+	dnssec_global_init();
+	if (gslb_seal_init() != GSLB_EOK) {
+		log_error("main", "cannot initialise libsodium");
+		return EXIT_FAILURE;
 	}
-	return server_run(config_path, cfg);
+	int ret = server_run(config_path, cfg);
+	dnssec_global_cleanup();
+	return ret;
 }

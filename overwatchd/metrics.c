@@ -13,8 +13,10 @@
 #include <event2/keyvalq_struct.h>
 
 #include "clock.h"
+#include "dnssec.h"
 #include "error.h"
 #include "httpd.h"
+#include "keysync.h"
 #include "log.h"
 #include "metrics.h"
 #include "overrides.h"
@@ -960,6 +962,122 @@ static void render_state(struct metrics *m, struct render *r)
 	      "Changes waiting for the state database.", ss.queued);
 }
 
+/* The zones' keys (keys.c) and key sync with the other overwatches. */
+static void render_dnssec_keys(struct metrics *m, struct render *r)
+{
+	const struct server *srv = m->srv;
+	struct keys *k = srv->keys;
+	const struct gslb_config *cfg = srv->cfg;
+	if (!keys_enabled(k)) {
+		return;
+	}
+	char num[NUM_LEN], tag[NUM_LEN];
+	family(r, P "dnssec_key_info", "gauge",
+	       "Always 1: the key each zone signs with.");
+	for (size_t i = 0; i < cfg->dns.n_zones; i++) {
+		const struct zone_key *key =
+			keys_key(k, cfg->dns.zones[i].name);
+		if (key == NULL) {
+			continue;
+		}
+		const struct label l[] = {
+			{ "zone", key->zone },
+			{ "key_tag", fmt_u64(tag, key->key_tag) },
+			{ "algorithm", dnssec_algorithm_name(key->algorithm) },
+		};
+		sample(r, P "dnssec_key_info", l, GSLB_ARRAY_SIZE(l), "1");
+	}
+	family(r, P "dnssec_key_created_timestamp_seconds", "gauge",
+	       "When the zone's key was made, in seconds since the epoch.");
+	for (size_t i = 0; i < cfg->dns.n_zones; i++) {
+		const struct zone_key *key =
+			keys_key(k, cfg->dns.zones[i].name);
+		if (key != NULL) {
+			const struct label l = { "zone", key->zone };
+			sample(r, P "dnssec_key_created_timestamp_seconds", &l,
+			       1,
+			       fmt_u64(num, key->created > 0
+						    ? (uint64_t)key->created
+						    : 0));
+		}
+	}
+	struct keys_stats ks;
+	keys_get_stats(k, &ks);
+	family(r, P "dnssec_keys_total", "counter",
+	       "Zone keys taken into use by this process, by origin.");
+	const struct label gen = { "origin", "generated" };
+	const struct label peer = { "origin", "peer" };
+	sample_u64(r, P "dnssec_keys_total", &gen, 1, ks.generated);
+	sample_u64(r, P "dnssec_keys_total", &peer, 1, ks.adopted);
+	family(r, P "dnssec_key_adoption_failures_total", "counter",
+	       "Newer keys offered by peers that could not be taken into use.");
+	sample_u64(r, P "dnssec_key_adoption_failures_total", NULL, 0,
+		   ks.adopt_failures);
+
+	/* Per zone, from the zone's signer (they start again with a new
+	 * key, which Prometheus reads as a counter reset). */
+	family(r, P "dnssec_signatures_total", "counter",
+	       "RRSIGs the snapshot builder needed, by zone and result: made, "
+	       "reused from the cache, or failed.");
+	for (size_t i = 0; i < cfg->dns.n_zones; i++) {
+		const char *zone = cfg->dns.zones[i].name;
+		struct signer *s = keys_signer(k, zone);
+		if (s == NULL) {
+			continue;
+		}
+		struct signer_stats st;
+		signer_get_stats(s, &st);
+		static const char *const results[] = { "made", "reused",
+						       "failed" };
+		const uint64_t values[] = { st.signed_new, st.cache_hits,
+					    st.failures };
+		for (size_t j = 0; j < GSLB_ARRAY_SIZE(results); j++) {
+			const struct label l[] = { { "zone", zone },
+						   { "result", results[j] } };
+			sample_u64(r, P "dnssec_signatures_total", l, 2,
+				   values[j]);
+		}
+	}
+	family(r, P "dnssec_signatures_cached", "gauge",
+	       "RRSIGs held in the zone's signature cache.");
+	for (size_t i = 0; i < cfg->dns.n_zones; i++) {
+		const char *zone = cfg->dns.zones[i].name;
+		struct signer *s = keys_signer(k, zone);
+		if (s != NULL) {
+			struct signer_stats st;
+			signer_get_stats(s, &st);
+			const struct label l = { "zone", zone };
+			sample_u64(r, P "dnssec_signatures_cached", &l, 1,
+				   st.cached);
+		}
+	}
+
+	const struct keysync *sync = keys_sync(k);
+	if (sync == NULL) {
+		return;
+	}
+	family(r, P "dnssec_key_sync_peer_failures", "gauge",
+	       "Key sync requests to the peer that failed in a row (0 after "
+	       "a success).");
+	for (size_t i = 0; i < keysync_peer_count(sync); i++) {
+		struct keysync_peer_status ps;
+		keysync_peer_status(sync, i, &ps);
+		const struct label l = { "peer", ps.peer };
+		sample_u64(r, P "dnssec_key_sync_peer_failures", &l, 1,
+			   ps.failures);
+	}
+	family(r, P "dnssec_key_sync_last_success_timestamp_seconds", "gauge",
+	       "When the peer last answered with its keys, in seconds since "
+	       "the epoch; 0 before that.");
+	for (size_t i = 0; i < keysync_peer_count(sync); i++) {
+		struct keysync_peer_status ps;
+		keysync_peer_status(sync, i, &ps);
+		const struct label l = { "peer", ps.peer };
+		sample(r, P "dnssec_key_sync_last_success_timestamp_seconds",
+		       &l, 1, fmt_ns(num, ps.last_success));
+	}
+}
+
 static int render(struct metrics *m, struct evbuffer *b)
 {
 	struct render *r = malloc(sizeof(*r));
@@ -976,6 +1094,7 @@ static int render(struct metrics *m, struct evbuffer *b)
 	render_checks(m, r);
 	render_api(m, r);
 	render_state(m, r);
+	render_dnssec_keys(m, r);
 	render_process(m, r);
 	flush(r);
 	int ret = r->err;

@@ -39,6 +39,10 @@ static void reclaim(struct server *srv, bool all)
 	srv->n_retired = kept;
 }
 
+/* How often the snapshot is rebuilt to refresh signatures, and how long
+ * an unused signature is kept for a backend that comes back. */
+#define RESIGN_INTERVAL 3600
+
 /* Builds a snapshot of the current config and health, and publishes it. */
 static int publish(struct server *srv)
 {
@@ -104,6 +108,13 @@ void server_publish_changes(struct server *srv)
 	if (gslb_registry_generation(srv->reg) != srv->reg_generation) {
 		publish(srv);
 	}
+}
+
+void server_zone_keys_changed(struct server *srv)
+{
+	/* The registry did not change: publish regardless. On failure the
+	 * snapshot before stays, consistently signed with the key before. */
+	publish(srv);
 }
 
 static void on_publish_soon(evutil_socket_t fd, short what, void *arg)
@@ -210,6 +221,10 @@ static void reload(struct server *srv)
 		ret = validator_sync(srv->validator, cfg);
 	}
 	if (ret == GSLB_EOK) {
+		/* New zones get their keys before the snapshot signs them. */
+		ret = keys_reload(srv->keys, cfg);
+	}
+	if (ret == GSLB_EOK) {
 		ret = publish(srv);
 	}
 	if (ret != GSLB_EOK) {
@@ -255,8 +270,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	gslb_registry_refresh(srv->reg, gslb_clock_mono());
+	int64_t now = gslb_clock_wall() / GSLB_SEC;
 	if (gslb_registry_generation(srv->reg) != srv->reg_generation) {
 		publish(srv);
+	} else if (srv->signing.signer_for != NULL &&
+		   now - srv->signing.now >= RESIGN_INTERVAL) {
+		/* Signatures are made again in good time before they expire
+		 * (DNSSEC_SIG_REFRESH), even when nothing else changes. */
+		publish(srv);
+		keys_sweep(srv->keys, now - RESIGN_INTERVAL);
 	}
 	reclaim(srv, false);
 }
@@ -381,6 +403,13 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 		log_error("main", "start-up failed: no usable state database");
 		goto out;
 	}
+	/* Every zone's key is on disk before anything can show it. */
+	if (keys_open(&srv, &srv.keys) != GSLB_EOK) {
+		log_error("main", "start-up failed: no usable DNSSEC keys");
+		goto out;
+	}
+	srv.signing.signer_for = keys_signer_for;
+	srv.signing.arg = srv.keys;
 	if (gslb_registry_sync_static(srv.reg, cfg, gslb_clock_mono()) !=
 		    GSLB_EOK ||
 	    validator_new(srv.base, srv.reg, srv.metrics, on_verdict, &srv,
@@ -430,6 +459,8 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	stop_dns(&srv, true);
 	exit_code = 0;
 out:
+	/* Before the state: adoptions still queued are only dropped. */
+	keys_free(srv.keys);
 	/* Changes still queued are committed and answered first. */
 	state_free(srv.state);
 	api_free(srv.api);

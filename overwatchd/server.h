@@ -16,6 +16,7 @@
 #include "answer.h"
 #include "api.h"
 #include "config.h"
+#include "keys.h"
 #include "metrics.h"
 #include "registry.h"
 #include "snapshot.h"
@@ -53,6 +54,7 @@ struct server {
 
 	struct validator *validator;
 	struct state *state;
+	struct keys *keys; /* DNSSEC zone keys; after state, before DNS */
 	struct event *publish_soon; /* coalesces health changes */
 	gslb_time_t published;      /* monotonic, last snapshot published */
 	struct metrics *metrics;
@@ -82,6 +84,8 @@ int server_run(const char *config_path, struct gslb_config *cfg);
 void server_backends_changed(struct server *srv);
 /* Republishes now if anything changed (before confirming a change). */
 void server_publish_changes(struct server *srv);
+/* A zone's signing key changed: republishes now, signed with it. */
+void server_zone_keys_changed(struct server *srv);
 
 /* The DNS threads' counters so far, added to sum (main thread). */
 void server_dns_stats(struct server *srv, struct answer_stats *sum);

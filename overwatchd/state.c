@@ -35,6 +35,10 @@ struct state {
 	size_t n_restored;
 	bool synced_once;
 
+	/* DNSSEC keys read at start, until keys_open() takes them. */
+	struct store_dnssec_key *dnssec_keys;
+	size_t n_dnssec_keys;
+
 	/* Backends whose verdict changed since the last flush. */
 	struct key *dirty;
 	size_t n_dirty;
@@ -700,6 +704,20 @@ const struct store *state_store(const struct state *st)
 	return st->store;
 }
 
+struct store *state_store_rw(struct state *st)
+{
+	return st->store;
+}
+
+void state_take_dnssec_keys(struct state *st, struct store_dnssec_key **keys,
+			    size_t *n)
+{
+	*keys = st->dnssec_keys;
+	*n = st->n_dnssec_keys;
+	st->dnssec_keys = NULL;
+	st->n_dnssec_keys = 0;
+}
+
 const struct store_server *state_server(const struct state *st,
 					const struct gslb_backend *b)
 {
@@ -748,6 +766,10 @@ static int load(struct state *st, struct store_contents *c)
 	st->n_restored = c->n_states;
 	c->states = NULL;
 	c->n_states = 0;
+	st->dnssec_keys = c->dnssec_keys;
+	st->n_dnssec_keys = c->n_dnssec_keys;
+	c->dnssec_keys = NULL;
+	c->n_dnssec_keys = 0;
 	log_info("state",
 		 "state database %s: %zu overrides, %zu API servers, %zu "
 		 "health verdicts",
@@ -824,6 +846,10 @@ void state_free(struct state *st)
 		store_backend_state_clear(&st->restored[i]);
 	}
 	free(st->restored);
+	for (size_t i = 0; i < st->n_dnssec_keys; i++) {
+		store_dnssec_key_clear(&st->dnssec_keys[i]);
+	}
+	free(st->dnssec_keys);
 	overrides_free(st->overrides);
 	if (st->flush != NULL) {
 		event_free(st->flush);

@@ -47,6 +47,11 @@ void state_backend_changed(struct state *st, const struct gslb_backend *b);
 
 const struct overrides *state_overrides(const struct state *st);
 const struct store *state_store(const struct state *st);
+/* For the zone keys (keys.c), which write their own rows. */
+struct store *state_store_rw(struct state *st);
+/* The DNSSEC keys read at start, once (caller clears and frees them). */
+void state_take_dnssec_keys(struct state *st, struct store_dnssec_key **keys,
+			    size_t *n);
 
 /* The record of an API-added backend; NULL for others. */
 const struct store_server *state_server(const struct state *st,

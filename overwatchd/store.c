@@ -31,10 +31,11 @@
 /*
  * Schema migrations, in order: step i takes the file from user_version i
  * to i + 1. A step, once released, never changes; a new version appends
- * one. Planned: 2+ for DNSSEC keys and pinned agent certificates.
+ * one. Planned: 3+ for pinned agent certificates.
  *
  * Addresses are canonical text (gslb_ip_format), times wall-clock
- * nanoseconds, booleans 0/1. Port 0 in overrides means every port.
+ * nanoseconds (but DNSSEC keys' created_at: unix seconds), booleans 0/1.
+ * Port 0 in overrides means every port.
  */
 static const char *const migrations[] = {
 	/* 1: the initial schema. */
@@ -80,6 +81,21 @@ static const char *const migrations[] = {
 	");"
 	/* Newest first is the rowid backwards; this serves "since". */
 	"CREATE INDEX audit_time ON audit (time);",
+
+	/* 2: DNSSEC keys, one active per zone (the index makes sure). */
+	"CREATE TABLE dnssec_keys ("
+	" zone TEXT NOT NULL,"
+	" key_id TEXT NOT NULL,"
+	" algorithm INTEGER NOT NULL CHECK (algorithm BETWEEN 1 AND 255),"
+	" flags INTEGER NOT NULL CHECK (flags BETWEEN 0 AND 65535),"
+	" created_at INTEGER NOT NULL,"
+	" node_id TEXT,"
+	" private_pem BLOB NOT NULL,"
+	" active INTEGER NOT NULL CHECK (active IN (0, 1)),"
+	" PRIMARY KEY (zone, key_id)"
+	") WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX dnssec_keys_active ON dnssec_keys (zone)"
+	" WHERE active = 1;",
 };
 
 #define SCHEMA_VERSION ((int)GSLB_ARRAY_SIZE(migrations))
@@ -103,6 +119,8 @@ enum {
 	S_AUDIT_TRIM,
 	S_AUDIT_COUNT,
 	S_AUDIT_LIST,
+	S_KEY_DEACTIVATE,
+	S_PUT_KEY,
 	N_STMTS
 };
 
@@ -143,6 +161,12 @@ static const char *const stmt_sql[N_STMTS] = {
 	[S_AUDIT_LIST] = "SELECT id, time, action, resource, \"before\","
 			 " \"after\", client, actor FROM audit" AUDIT_WHERE
 			 " ORDER BY id DESC LIMIT ?4 OFFSET ?5",
+	/* Before the put: the unique index would refuse two active keys. */
+	[S_KEY_DEACTIVATE] = "UPDATE dnssec_keys SET active = 0"
+			     " WHERE zone = ?1 AND key_id <> ?2 AND active = 1",
+	[S_PUT_KEY] = "INSERT OR REPLACE INTO dnssec_keys (zone, key_id,"
+		      " algorithm, flags, created_at, node_id, private_pem,"
+		      " active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 };
 
 enum op_kind {
@@ -153,6 +177,7 @@ enum op_kind {
 	OP_PUT_STATE,
 	OP_DELETE_STATE,
 	OP_AUDIT,
+	OP_PUT_KEY,
 };
 
 /* One change. The address is formatted when queued; "" for an address of
@@ -165,6 +190,7 @@ struct op {
 		struct store_server s;
 		struct store_backend_state b;
 		struct store_audit_entry a;
+		struct store_dnssec_key k;
 		struct {
 			char *service;
 			uint16_t port;
@@ -226,7 +252,8 @@ struct store {
 	bool thread_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool sync_ready; /* lock and cond initialized */
+	pthread_cond_t done_cond; /* the thread finished jobs */
+	bool sync_ready;          /* lock and conds initialized */
 
 	/* Under lock. */
 	struct job *todo, **todo_tail;
@@ -282,6 +309,18 @@ void store_audit_entry_clear(struct store_audit_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+void store_dnssec_key_clear(struct store_dnssec_key *k)
+{
+	free(k->zone);
+	free(k->key_id);
+	free(k->node_id);
+	if (k->private_pem != NULL) {
+		explicit_bzero(k->private_pem, k->private_pem_len);
+		free(k->private_pem);
+	}
+	memset(k, 0, sizeof(*k));
+}
+
 void store_contents_clear(struct store_contents *c)
 {
 	for (size_t i = 0; i < c->n_overrides; i++) {
@@ -293,9 +332,13 @@ void store_contents_clear(struct store_contents *c)
 	for (size_t i = 0; i < c->n_states; i++) {
 		store_backend_state_clear(&c->states[i]);
 	}
+	for (size_t i = 0; i < c->n_dnssec_keys; i++) {
+		store_dnssec_key_clear(&c->dnssec_keys[i]);
+	}
 	free(c->overrides);
 	free(c->servers);
 	free(c->states);
+	free(c->dnssec_keys);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -703,6 +746,48 @@ static int read_states(struct store *st, struct store_contents *c, bool *oom)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+static int read_dnssec_keys(struct store *st, struct store_contents *c,
+			    bool *oom)
+{
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0;
+	int rc = sqlite3_prepare_v2(
+		st->db,
+		"SELECT zone, key_id, algorithm, flags, created_at, node_id,"
+		" private_pem, active FROM dnssec_keys"
+		" ORDER BY zone, active DESC, created_at DESC, key_id DESC",
+		-1, &s, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_dnssec_key k = { 0 };
+		const void *pem = sqlite3_column_blob(s, 6);
+		int pem_len = sqlite3_column_bytes(s, 6);
+		k.algorithm = sqlite3_column_int(s, 2);
+		k.flags = (uint16_t)sqlite3_column_int(s, 3);
+		k.created_at = sqlite3_column_int64(s, 4);
+		k.active = sqlite3_column_int(s, 7) != 0;
+		if (pem_len > 0) {
+			k.private_pem = malloc((size_t)pem_len);
+			if (k.private_pem != NULL) {
+				memcpy(k.private_pem, pem, (size_t)pem_len);
+				k.private_pem_len = (size_t)pem_len;
+			}
+		}
+		if ((pem_len > 0 && k.private_pem == NULL) ||
+		    !col_dup(s, 0, &k.zone) || !col_dup(s, 1, &k.key_id) ||
+		    !col_dup(s, 5, &k.node_id) ||
+		    !grow(&c->dnssec_keys, &cap, c->n_dnssec_keys,
+			  sizeof(*c->dnssec_keys))) {
+			store_dnssec_key_clear(&k);
+			*oom = true;
+			break;
+		}
+		c->dnssec_keys[c->n_dnssec_keys++] = k;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Reads everything in one read transaction. */
 static int read_contents(struct store *st, struct store_contents *c, char *err,
 			 size_t err_len)
@@ -717,6 +802,9 @@ static int read_contents(struct store *st, struct store_contents *c, char *err,
 	}
 	if (rc == SQLITE_OK && !oom) {
 		rc = read_states(st, c, &oom);
+	}
+	if (rc == SQLITE_OK && !oom) {
+		rc = read_dnssec_keys(st, c, &oom);
 	}
 	int ret = GSLB_EOK;
 	if (oom) {
@@ -793,6 +881,29 @@ static int run_op(struct store *st, struct op *op)
 		bind_text(s, 1, op->u.key.service);
 		bind_address(s, 2, op->address);
 		sqlite3_bind_int(s, 3, op->u.key.port);
+		break;
+	case OP_PUT_KEY:
+		if (op->u.k.active) {
+			s = st->stmts[S_KEY_DEACTIVATE];
+			bind_text(s, 1, op->u.k.zone);
+			bind_text(s, 2, op->u.k.key_id);
+			int rc = exec_stmt(s);
+			sqlite3_clear_bindings(s);
+			if (rc != SQLITE_OK) {
+				return rc;
+			}
+		}
+		s = st->stmts[S_PUT_KEY];
+		bind_text(s, 1, op->u.k.zone);
+		bind_text(s, 2, op->u.k.key_id);
+		sqlite3_bind_int(s, 3, op->u.k.algorithm);
+		sqlite3_bind_int(s, 4, op->u.k.flags);
+		sqlite3_bind_int64(s, 5, op->u.k.created_at);
+		bind_text(s, 6, op->u.k.node_id);
+		/* NULL (refused by the schema) when there is no key. */
+		sqlite3_bind_blob(s, 7, op->u.k.private_pem,
+				  (int)op->u.k.private_pem_len, SQLITE_STATIC);
+		sqlite3_bind_int(s, 8, op->u.k.active ? 1 : 0);
 		break;
 	case OP_AUDIT:
 		s = st->stmts[S_AUDIT_INSERT];
@@ -1004,6 +1115,7 @@ static void finish(struct store *st, struct job *first, struct job *end)
 	pthread_mutex_lock(&st->lock);
 	*st->done_tail = first;
 	st->done_tail = &last->next;
+	pthread_cond_broadcast(&st->done_cond);
 	pthread_mutex_unlock(&st->lock);
 
 	const uint64_t one = 1;
@@ -1066,6 +1178,9 @@ static void txn_free_ops(struct store_txn *txn)
 			break;
 		case OP_AUDIT:
 			store_audit_entry_clear(&op->u.a);
+			break;
+		case OP_PUT_KEY:
+			store_dnssec_key_clear(&op->u.k);
 			break;
 		case OP_DELETE_OVERRIDE:
 		case OP_DELETE_SERVER:
@@ -1194,6 +1309,40 @@ void store_commit(struct store *st, struct store_txn *txn, store_done_fn done,
 	txn->job.arg = arg;
 	st->queued++;
 	enqueue(st, &txn->job);
+}
+
+struct wait_result {
+	bool done;
+	int err;
+	char *err_buf;
+	size_t err_len;
+};
+
+static void on_wait_done(void *arg, int err, const char *message)
+{
+	struct wait_result *w = arg;
+	w->done = true;
+	w->err = err;
+	if (err != GSLB_EOK && w->err_len > 0) {
+		snprintf(w->err_buf, w->err_len, "%s", message);
+	}
+}
+
+int store_commit_wait(struct store *st, struct store_txn *txn, char *err,
+		      size_t err_len)
+{
+	struct wait_result w = { .err_buf = err, .err_len = err_len };
+	store_commit(st, txn, on_wait_done, &w);
+	while (!w.done) {
+		pthread_mutex_lock(&st->lock);
+		while (st->done == NULL) {
+			pthread_cond_wait(&st->done_cond, &st->lock);
+		}
+		pthread_mutex_unlock(&st->lock);
+		/* The event fd stays set: on_done then finds nothing. */
+		dispatch(st);
+	}
+	return w.err;
 }
 
 void store_audit_list(struct store *st, const struct store_audit_query *q,
@@ -1354,6 +1503,11 @@ int store_open(const char *dir, struct event_base *base, struct store **out,
 		pthread_mutex_destroy(&st->lock);
 		goto fail_sys;
 	}
+	if (pthread_cond_init(&st->done_cond, NULL) != 0) {
+		pthread_cond_destroy(&st->cond);
+		pthread_mutex_destroy(&st->lock);
+		goto fail_sys;
+	}
 	st->sync_ready = true;
 	st->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (st->efd < 0) {
@@ -1418,6 +1572,7 @@ void store_free(struct store *st)
 		sqlite3_close_v2(st->db);
 	}
 	if (st->sync_ready) {
+		pthread_cond_destroy(&st->done_cond);
 		pthread_cond_destroy(&st->cond);
 		pthread_mutex_destroy(&st->lock);
 	}
@@ -1554,6 +1709,34 @@ int store_txn_delete_backend_state(struct store_txn *txn, const char *service,
 				   const struct gslb_ip *ip, uint16_t port)
 {
 	return add_delete(txn, OP_DELETE_STATE, service, ip, port);
+}
+
+int store_txn_put_dnssec_key(struct store_txn *txn,
+			     const struct store_dnssec_key *k)
+{
+	struct op *op = add_op(txn, OP_PUT_KEY, NULL);
+	if (op == NULL) {
+		return GSLB_ENOMEM;
+	}
+	struct store_dnssec_key *c = &op->u.k;
+	*c = *k;
+	c->zone = c->key_id = c->node_id = NULL;
+	c->private_pem = NULL;
+	c->private_pem_len = 0;
+	txn->n_ops++;
+	if (!copy_str(k->zone, &c->zone) || !copy_str(k->key_id, &c->key_id) ||
+	    !copy_str(k->node_id, &c->node_id)) {
+		return GSLB_ENOMEM;
+	}
+	if (k->private_pem_len > 0) {
+		c->private_pem = malloc(k->private_pem_len);
+		if (c->private_pem == NULL) {
+			return GSLB_ENOMEM;
+		}
+		memcpy(c->private_pem, k->private_pem, k->private_pem_len);
+		c->private_pem_len = k->private_pem_len;
+	}
+	return GSLB_EOK;
 }
 
 int store_txn_audit(struct store_txn *txn,

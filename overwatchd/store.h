@@ -2,7 +2,8 @@
 /*
  * The state database: one SQLite file (WAL) in overwatch.data_dir with what
  * must survive a restart: overrides, servers added through the API, the
- * last known validation state of backends, and the audit log.
+ * last known validation state of backends, the audit log, and the zones'
+ * DNSSEC keys.
  *
  * It is opened and read on the main thread at start. After that, every
  * statement runs on the store's own thread: it commits all the changes
@@ -71,6 +72,23 @@ struct store_audit_entry {
 	char *actor;    /* token name; NULL when none was needed */
 };
 
+/*
+ * A zone's DNSSEC signing key (schema version 2). Unlike the other records
+ * its time is in unix seconds: it is the key's creation time that key sync
+ * compares between overwatches and that DNSKEY tools show.
+ */
+struct store_dnssec_key {
+	char *zone;   /* lower case, no trailing dot */
+	char *key_id; /* libdnssec's key id (hex SHA-1 of the public key) */
+	int algorithm;
+	uint16_t flags;
+	int64_t created_at; /* unix seconds */
+	char *node_id;      /* the overwatch that generated it; NULL: unknown */
+	uint8_t *private_pem; /* PKCS#8 PEM; wiped when cleared */
+	size_t private_pem_len;
+	bool active; /* the zone's signing key; at most one per zone */
+};
+
 /* Everything read back at start. */
 struct store_contents {
 	struct store_override *overrides;
@@ -79,6 +97,9 @@ struct store_contents {
 	size_t n_servers;
 	struct store_backend_state *states;
 	size_t n_states;
+	/* Ordered by zone, the active key first, then newest first. */
+	struct store_dnssec_key *dnssec_keys;
+	size_t n_dnssec_keys;
 };
 
 struct store;
@@ -102,6 +123,7 @@ void store_override_clear(struct store_override *o);
 void store_server_clear(struct store_server *s);
 void store_backend_state_clear(struct store_backend_state *s);
 void store_audit_entry_clear(struct store_audit_entry *e);
+void store_dnssec_key_clear(struct store_dnssec_key *k);
 
 /* The file's path, for messages. */
 const char *store_path(const struct store *st);
@@ -135,6 +157,13 @@ int store_txn_delete_backend_state(struct store_txn *txn, const char *service,
 /* The entry's id is ignored: the store numbers entries. */
 int store_txn_audit(struct store_txn *txn,
 		    const struct store_audit_entry *entry);
+/*
+ * Puts a zone's DNSSEC key (replacing the row with the same zone and
+ * key_id). When k->active, the zone's other keys become inactive in the
+ * same transaction, so a zone never has two active keys.
+ */
+int store_txn_put_dnssec_key(struct store_txn *txn,
+			     const struct store_dnssec_key *k);
 
 /*
  * Done callbacks run on the main loop. err is GSLB_EOK once the change is
@@ -147,6 +176,16 @@ typedef void (*store_done_fn)(void *arg, int err, const char *message);
 /* Queues txn (taken over). done may be NULL. */
 void store_commit(struct store *st, struct store_txn *txn, store_done_fn done,
 		  void *arg);
+
+/*
+ * Queues txn (taken over) and blocks until it is committed: for start-up
+ * and reload, where nothing may go on before the change is on disk (a
+ * DNSSEC key must not be served before a restart would find it). The
+ * changes queued before it finish first, their done callbacks called from
+ * here. GSLB_EOK, or the code and the message (into err) of the failure.
+ */
+int store_commit_wait(struct store *st, struct store_txn *txn, char *err,
+		      size_t err_len);
 
 /* ------------------------------------------------------------------------ */
 /* Reading the audit log                                                    */

@@ -233,6 +233,53 @@ static const struct ctl_cmd commands[] = {
 		.run = cmd_config_check,
 	},
 	{
+		.name = "dnssec",
+		.synopsis = "dnssec ds|status|sync ...",
+		.subs = "ds, status or sync",
+		.summary = "DS records, zone keys and key sync",
+		.text = "The zones' DNSSEC keys: the DS records to publish at "
+			"the parent zone,\nthe keys and their signatures, and "
+			"key sync with the other overwatches.",
+	},
+	{
+		.name = "dnssec ds",
+		.synopsis = "dnssec ds [--zone ZONE]",
+		.summary = "the DS records to publish at the parent zone",
+		.text = "Prints the DS record of every zone (or of ZONE) as "
+			"zone-file lines, one\nper zone, to give to the "
+			"parent zone's operator. --json prints the\nwhole "
+			"answer (digest, DNSKEY record, creation time). Exit "
+			"status 1 if\nDNSSEC is disabled or ZONE is not one "
+			"of the overwatch's zones.",
+		.opts = {
+			{ "zone", "ZONE", "only this zone (a trailing dot is "
+					  "fine)" },
+		},
+		.daemon = true,
+		.run = cmd_dnssec_ds,
+	},
+	{
+		.name = "dnssec status",
+		.synopsis = "dnssec status",
+		.summary = "zone keys, signatures and key sync peers",
+		.text = "Shows every zone's key (tag, algorithm, when and on "
+			"which overwatch it\nwas made), how many signatures "
+			"its signer holds, and the key sync\npeers with "
+			"their last answers.",
+		.daemon = true,
+		.run = cmd_dnssec_status,
+	},
+	{
+		.name = "dnssec sync",
+		.synopsis = "dnssec sync",
+		.summary = "ask the key sync peers now",
+		.text = "Starts a key sync round at once instead of at the "
+			"next poll_interval.\nExit status 1 if DNSSEC is "
+			"disabled or key sync is not configured.",
+		.daemon = true,
+		.run = cmd_dnssec_sync,
+	},
+	{
 		.name = "version",
 		.synopsis = "version",
 		.summary = "versions of gslbctl and of the overwatch",
@@ -400,7 +447,8 @@ static void print_overview(void)
 		const struct ctl_cmd *c = &commands[i];
 		if (strcmp(c->name, "override") == 0 ||
 		    strcmp(c->name, "servers") == 0 ||
-		    strcmp(c->name, "config") == 0) {
+		    strcmp(c->name, "config") == 0 ||
+		    strcmp(c->name, "dnssec") == 0) {
 			continue; /* their sub-commands are listed */
 		}
 		const char *arg = strcmp(c->name, "config check") == 0 ? " FILE"

@@ -175,3 +175,8 @@ int cmd_servers_add(struct ctl *ctl);
 int cmd_servers_remove(struct ctl *ctl);
 int cmd_config_check(struct ctl *ctl);
 int cmd_version(struct ctl *ctl);
+
+/* gslbctl_dnssec.c */
+int cmd_dnssec_ds(struct ctl *ctl);
+int cmd_dnssec_status(struct ctl *ctl);
+int cmd_dnssec_sync(struct ctl *ctl);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * libFuzzer harness for the DNS query path: any bytes as a UDP datagram and
- * as a TCP message, answered from a snapshot with every kind of name.
+ * as a TCP message, answered from snapshots with every kind of name, one
+ * unsigned, one signed with an NSEC chain and one with NSEC3.
  * Build: make fuzz (clang); the corpus replays in make check.
  */
 #include <stdio.h>
@@ -12,9 +13,11 @@
 
 #include "answer.h"
 #include "config.h"
+#include "dnssec.h"
 #include "registry.h"
 #include "snapshot.h"
 
+/* A printf format: %s is the overwatch.dnssec section. */
 static const char CONFIG[] =
 	"dns:\n"
 	"  listen_address: \"127.0.0.1:53\"\n"
@@ -26,8 +29,7 @@ static const char CONFIG[] =
 	"        - ns.other.example\n"
 	"overwatch:\n"
 	"  dnssec:\n"
-	"    enabled: false\n"
-	"    security_acknowledgment: \"" GSLB_DNSSEC_ACK "\"\n"
+	"%s"
 	"regions:\n"
 	"  - name: r\n"
 	"    servers:\n"
@@ -44,11 +46,45 @@ static const char CONFIG[] =
 	" regions: [r] }\n"
 	"  - { name: gslb.test, regions: [r] }\n";
 
-static struct snapshot *snap;
+static const char *const DNSSEC[] = {
+	"    enabled: false\n"
+	"    security_acknowledgment: \"" GSLB_DNSSEC_ACK "\"\n",
+	"    denial: nsec\n",
+	"    denial: nsec3\n",
+};
+#define N_SNAPS (sizeof(DNSSEC) / sizeof(DNSSEC[0]))
+
+static struct snapshot *snaps[N_SNAPS];
+static struct zone_key *key;
+static struct signer *signer;
 static struct answer_ctx ctx;
 static uint8_t out[65535];
 
-static void setup(void)
+static struct signer *signer_for(void *arg, const char *zone)
+{
+	(void)arg;
+	(void)zone;
+	return signer;
+}
+
+static void key_setup(void)
+{
+	char dir[] = "/tmp/gslb-fuzzkey-XXXXXX";
+	uint8_t *pem = NULL;
+	size_t len = 0;
+	dnssec_global_init();
+	if (mkdtemp(dir) == NULL ||
+	    dnssec_key_generate(GSLB_DNSSEC_ED25519, dir, &pem, &len) != 0 ||
+	    zone_key_load("gslb.test", GSLB_DNSSEC_ED25519, pem, len, 0, NULL,
+			  &key) != 0 ||
+	    signer_new(key, &signer) != 0) {
+		abort();
+	}
+	free(pem);
+	rmdir(dir);
+}
+
+static struct snapshot *snap_setup(const char *dnssec)
 {
 	char dir[] = "/tmp/gslb-fuzz-XXXXXX";
 	char path[64];
@@ -60,18 +96,22 @@ static void setup(void)
 	if (f == NULL) {
 		abort();
 	}
-	fputs(CONFIG, f);
+	fprintf(f, CONFIG, dnssec);
 	fclose(f);
 	chmod(path, 0600);
 
 	struct gslb_config *cfg = NULL;
 	struct gslb_config_errors errs = { 0 };
 	struct gslb_registry *reg = NULL;
+	struct snapshot *snap = NULL;
+	struct snap_signing signing = { .signer_for = signer_for,
+					.now = 1800000000 };
 	if (gslb_config_load(path, GSLB_MODE_OVERWATCH, &cfg, &errs) != 0 ||
 	    gslb_registry_new(GSLB_SEC, &reg) != 0 ||
 	    gslb_registry_sync_static(reg, cfg, 0) != 0 ||
-	    snapshot_build(cfg, reg, NULL, NULL, 1, &snap) != 0 ||
-	    answer_ctx_init(&ctx, 1) != 0) {
+	    snapshot_build(cfg, reg, NULL,
+			   cfg->overwatch.dnssec.enabled ? &signing : NULL, 1,
+			   &snap) != 0) {
 		abort();
 	}
 	/* The snapshot is self-contained. */
@@ -79,6 +119,18 @@ static void setup(void)
 	gslb_config_free(cfg);
 	unlink(path);
 	rmdir(dir);
+	return snap;
+}
+
+static void setup(void)
+{
+	key_setup();
+	for (size_t i = 0; i < N_SNAPS; i++) {
+		snaps[i] = snap_setup(DNSSEC[i]);
+	}
+	if (answer_ctx_init(&ctx, 1) != 0) {
+		abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -86,19 +138,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t query[65535];
-	if (snap == NULL) {
+	if (snaps[0] == NULL) {
 		setup();
 	}
 	if (size > sizeof(query)) {
 		return 0;
 	}
-	for (int tcp = 0; tcp <= 1; tcp++) {
-		/* answer_query() may change the query in place. */
-		memcpy(query, data, size);
-		size_t len = answer_query(&ctx, snap, query, size, out,
-					  tcp ? sizeof(out) : 4096, tcp);
-		if (len > (tcp ? sizeof(out) : 4096)) {
-			abort();
+	for (size_t i = 0; i < N_SNAPS; i++) {
+		for (int tcp = 0; tcp <= 1; tcp++) {
+			/* answer_query() may change the query in place. */
+			memcpy(query, data, size);
+			size_t max = tcp ? sizeof(out) : 4096;
+			size_t len = answer_query(&ctx, snaps[i], query, size,
+						  out, max, tcp);
+			if (len > max) {
+				abort();
+			}
 		}
 	}
 	return 0;

@@ -269,7 +269,7 @@ class Endpoints(ApiCase):
         for path in ("/", "/api", "/api/v1", "/api/v1/health",
                      "/api/v1/nope", "/api/v1/live/", "/api/v1/LIVE",
                      "/api/v1/health/servers/", "/api/health",
-                     "/api/v1/dnssec/ds"):
+                     "/api/v1/dnssecs"):
             with self.subTest(path=path):
                 self.assertError(path, 404, "not found")
         # Below backends/ only the original's override path exists.

@@ -1258,6 +1258,12 @@ static const struct bad_case bad_cases[] = {
 	{ OW, "overwatch:\n  dnssec:\n    key_sync: {peers: [\"ftp://ow2\"]}\n",
 	  3, "overwatch.dnssec.key_sync.peers[0]",
 	  "\"ftp://ow2\": must be a URL starting with http:// or https://" },
+	{ OW,
+	  "overwatch:\n  dnssec:\n    key_sync:\n"
+	  "      peers: [\"http://ow2:8080\"]\n",
+	  4, "overwatch.dnssec.key_sync.peers",
+	  "key sync requires overwatch.gossip.encryption_key: zone keys "
+	  "travel between overwatches sealed with it, never in clear" },
 	{ OW, "overwatch:\n  dnssec:\n    key_sync: {poll_interval: 10ms}\n", 3,
 	  "overwatch.dnssec.key_sync.poll_interval",
 	  "poll_interval must be at least 1s" },
@@ -1448,6 +1454,9 @@ struct good_case {
 
 static const struct good_case good_cases[] = {
 	{ OW, "mode: OverWatch\n" },
+	/* The gossip key may come after the key sync peers that need it. */
+	{ OW, "overwatch:\n  dnssec:\n    key_sync: {peers: [\"http://ow2\"]}\n"
+	      "  gossip: {encryption_key: \"" KEY32 "\"}\n" },
 	{ OW, "dns:\nlogging:\n  level:\nmetrics: ~\n" }, /* nulls are unset */
 	{ OW, "logging: {level: WARNING, format: JSON}\n" },
 	{ OW, "logging: {level: error}\n" },

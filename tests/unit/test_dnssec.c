@@ -108,7 +108,12 @@ START_TEST(bad_keys_are_refused)
 				       (const uint8_t *)junk, strlen(junk), 0,
 				       NULL, &k),
 			 GSLB_EINVAL);
-	/* A P-256 key is not an Ed25519 key. */
+	/* A P-256 key is neither a P-384 nor an Ed25519 key. */
+	ck_assert_int_eq(zone_key_load("gslb.example",
+				       GSLB_DNSSEC_ECDSAP384SHA384,
+				       (const uint8_t *)VECTOR_PEM,
+				       strlen(VECTOR_PEM), 0, NULL, &k),
+			 GSLB_EINVAL);
 	ck_assert_int_eq(zone_key_load("gslb.example", GSLB_DNSSEC_ED25519,
 				       (const uint8_t *)VECTOR_PEM,
 				       strlen(VECTOR_PEM), 0, NULL, &k),
@@ -448,6 +453,20 @@ START_TEST(positive_answers_are_signed)
 }
 END_TEST
 
+/* The NSEC of a name lists RRSIG: asked for, the signatures are there. */
+START_TEST(rrsig_query_answers_signatures)
+{
+	knot_pkt_t *r = ask("gslb.test", KNOT_RRTYPE_RRSIG, true);
+	ck_assert_int_eq(knot_wire_get_rcode(r->wire), 0);
+	/* SOA, NS, DNSKEY and NSEC or NSEC3PARAM */
+	ck_assert_uint_eq(count_type(r, KNOT_ANSWER, KNOT_RRTYPE_RRSIG), 4);
+	knot_pkt_free(r);
+	r = ask("rr.gslb.test", KNOT_RRTYPE_RRSIG, false);
+	ck_assert_uint_ge(count_type(r, KNOT_ANSWER, KNOT_RRTYPE_RRSIG), 1);
+	knot_pkt_free(r);
+}
+END_TEST
+
 START_TEST(do_zero_adds_nothing)
 {
 	knot_pkt_t *r = ask("rr.gslb.test", KNOT_RRTYPE_A, false);
@@ -616,6 +635,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup_nsec, zone_down);
 	tcase_add_test(tc, positive_answers_are_signed);
 	tcase_add_test(tc, do_zero_adds_nothing);
+	tcase_add_test(tc, rrsig_query_answers_signatures);
 	tcase_add_test(tc, nsec_chain_is_complete);
 	tcase_add_test(tc, nsec_proves_nxdomain_and_nodata);
 	tcase_add_test(tc, flap_resigns_only_what_changed);
@@ -625,6 +645,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup_nsec3, zone_down);
 	tcase_add_test(tc, positive_answers_are_signed);
 	tcase_add_test(tc, nsec3_proves_nxdomain);
+	tcase_add_test(tc, rrsig_query_answers_signatures);
 	suite_add_tcase(s, tc);
 	return s;
 }

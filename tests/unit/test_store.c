@@ -360,6 +360,57 @@ static void list_audit(size_t limit, size_t offset, const char *action,
 }
 
 /* ------------------------------------------------------------------------ */
+/* DNSSEC key records                                                       */
+
+/* Not a real PEM: the store keeps bytes, NUL and high bytes included. */
+static const uint8_t pem_a[] = "-----BEGIN PRIVATE KEY-----\n\0\xff\x01"
+			       "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49\n"
+			       "-----END PRIVATE KEY-----\n";
+static const uint8_t pem_b[] = "another key";
+
+static struct store_dnssec_key dnssec_key(const char *zone, const char *id,
+					  int64_t created, const uint8_t *pem,
+					  size_t pem_len, bool active)
+{
+	struct store_dnssec_key k = {
+		.zone = (char *)zone,
+		.key_id = (char *)id,
+		.algorithm = 13,
+		.flags = 257,
+		.created_at = created,
+		.node_id = (char *)"node-1",
+		.private_pem = (uint8_t *)pem,
+		.private_pem_len = pem_len,
+		.active = active,
+	};
+	return k;
+}
+
+static void put_key_wait(const struct store_dnssec_key *k)
+{
+	struct store_txn *txn = store_txn_new();
+	ck_assert_ptr_nonnull(txn);
+	ck_assert_int_eq(store_txn_put_dnssec_key(txn, k), 0);
+	char err[512] = "";
+	int ret = store_commit_wait(cx.st, txn, err, sizeof(err));
+	ck_assert_msg(ret == GSLB_EOK, "store_commit_wait: %s", err);
+}
+
+static void key_eq(const struct store_dnssec_key *a,
+		   const struct store_dnssec_key *b)
+{
+	ck_assert_str_eq(a->zone, b->zone);
+	ck_assert_str_eq(a->key_id, b->key_id);
+	ck_assert_int_eq(a->algorithm, b->algorithm);
+	ck_assert_uint_eq(a->flags, b->flags);
+	ck_assert_int_eq(a->created_at, b->created_at);
+	str_eq_null(a->node_id, b->node_id);
+	ck_assert_uint_eq(a->private_pem_len, b->private_pem_len);
+	ck_assert_mem_eq(a->private_pem, b->private_pem, b->private_pem_len);
+	ck_assert_int_eq(a->active, b->active);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Tests                                                                    */
 
 START_TEST(roundtrip_every_record)
@@ -480,7 +531,7 @@ START_TEST(modes_of_dir_and_file)
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
 	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
 	sqlite3_finalize(s);
-	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 1);
+	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 2);
 	sqlite3_close(db);
 }
 END_TEST
@@ -902,6 +953,9 @@ START_TEST(txn_free_and_clears)
 	struct gslb_ip a = ip("::1");
 	ck_assert_int_eq(store_txn_delete_server(txn, "x.example", &a, 1), 0);
 	add_audit(txn, 1, "a", "b");
+	struct store_dnssec_key k =
+		dnssec_key("z.example", "id", 1, pem_a, sizeof(pem_a), true);
+	ck_assert_int_eq(store_txn_put_dnssec_key(txn, &k), 0);
 	store_txn_free(txn);
 	store_txn_free(NULL);
 	store_free(NULL);
@@ -911,6 +965,8 @@ START_TEST(txn_free_and_clears)
 	struct store_backend_state zb = { 0 };
 	struct store_audit_entry ze = { 0 };
 	struct store_contents zc = { 0 };
+	struct store_dnssec_key zk = { 0 };
+	store_dnssec_key_clear(&zk);
 	store_override_clear(&zo);
 	store_server_clear(&zs);
 	store_backend_state_clear(&zb);
@@ -922,6 +978,187 @@ START_TEST(txn_free_and_clears)
 	store_server_clear(&s);
 	ck_assert_ptr_null(s.service);
 	ck_assert_ptr_null(s.region);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* DNSSEC keys (schema version 2)                                           */
+
+START_TEST(dnssec_key_roundtrip)
+{
+	open_store();
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 0);
+	struct store_dnssec_key k = dnssec_key(
+		"gslb.example", "0123456789abcdef0123456789abcdef01234567",
+		INT64_C(1767225600), pem_a, sizeof(pem_a), true);
+	k.algorithm = 15;
+	put_key_wait(&k);
+	/* Committed before store_commit_wait returned: another process
+	 * (or a restart after kill -9) sees it at once. */
+	sqlite3 *db = other_open();
+	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM dnssec_keys"
+				       " WHERE active = 1"),
+			 1);
+	sqlite3_close(db);
+
+	reopen();
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 1);
+	key_eq(&cx.c.dnssec_keys[0], &k);
+
+	/* A row without a node id reads back as NULL. */
+	struct store_dnssec_key k2 = dnssec_key("other.example", "aa", 5, pem_b,
+						sizeof(pem_b), false);
+	k2.node_id = NULL;
+	put_key_wait(&k2);
+	reopen();
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 2);
+	key_eq(&cx.c.dnssec_keys[0], &k);
+	key_eq(&cx.c.dnssec_keys[1], &k2);
+}
+END_TEST
+
+START_TEST(dnssec_key_active_switch)
+{
+	open_store();
+	struct store_dnssec_key old =
+		dnssec_key("z.example", "old", 100, pem_a, sizeof(pem_a), true);
+	struct store_dnssec_key new =
+		dnssec_key("z.example", "new", 200, pem_b, sizeof(pem_b), true);
+	struct store_dnssec_key other =
+		dnssec_key("y.example", "y", 50, pem_b, sizeof(pem_b), true);
+	put_key_wait(&old);
+	put_key_wait(&other);
+	put_key_wait(&new);
+	reopen();
+	/* By zone, the active key first. */
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 3);
+	key_eq(&cx.c.dnssec_keys[0], &other);
+	key_eq(&cx.c.dnssec_keys[1], &new);
+	old.active = false;
+	key_eq(&cx.c.dnssec_keys[2], &old);
+
+	/* Back to the old one, through the asynchronous commit. */
+	old.active = true;
+	struct store_txn *txn = store_txn_new();
+	ck_assert_int_eq(store_txn_put_dnssec_key(txn, &old), 0);
+	commit(txn, 1);
+	run_until(1);
+	ck_assert_int_eq(cx.recs[0].err, GSLB_EOK);
+	reopen();
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 3);
+	key_eq(&cx.c.dnssec_keys[1], &old);
+	new.active = false;
+	key_eq(&cx.c.dnssec_keys[2], &new);
+	ck_assert(cx.c.dnssec_keys[0].active);
+
+	/* The schema itself refuses a second active key for a zone. */
+	close_store();
+	sqlite3 *db = other_open();
+	char *msg = NULL;
+	ck_assert_int_ne(sqlite3_exec(db,
+				      "UPDATE dnssec_keys SET active = 1"
+				      " WHERE zone = 'z.example'",
+				      NULL, NULL, &msg),
+			 SQLITE_OK);
+	sqlite3_free(msg);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(dnssec_key_commit_wait_failure)
+{
+	open_store();
+	/* No private key: the schema refuses the row. */
+	struct store_dnssec_key k =
+		dnssec_key("z.example", "id", 1, NULL, 0, true);
+	struct store_txn *txn = store_txn_new();
+	ck_assert_int_eq(store_txn_put_dnssec_key(txn, &k), 0);
+	char err[512] = "";
+	ck_assert_int_eq(store_commit_wait(cx.st, txn, err, sizeof(err)),
+			 GSLB_EINVAL);
+	ck_assert_msg(strstr(err, cx.path) != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "NOT NULL") != NULL, "%s", err);
+
+	/* Changes queued before it are answered first, in order. */
+	txn = store_txn_new();
+	put_state(txn, "a.example", "192.0.2.1", 80);
+	commit(txn, 7);
+	struct store_dnssec_key ok =
+		dnssec_key("z.example", "id", 1, pem_b, sizeof(pem_b), true);
+	put_key_wait(&ok);
+	ck_assert_uint_eq(cx.n, 1);
+	ck_assert_int_eq(cx.recs[0].tag, 7);
+	ck_assert_int_eq(cx.recs[0].err, GSLB_EOK);
+	/* The wake-up left for the loop finds nothing more to do. */
+	struct timeval tv = { 0, 50000 };
+	ck_assert_int_eq(evtimer_add(cx.guard, &tv), 0);
+	ck_assert_int_ge(event_base_dispatch(cx.base), 0);
+	ck_assert_uint_eq(cx.n, 1);
+}
+END_TEST
+
+/* The schema of version 1, as released: a file written by it must be
+ * upgraded in place, keeping its rows. */
+static const char v1_schema[] =
+	"CREATE TABLE overrides ("
+	" service TEXT NOT NULL, address TEXT NOT NULL,"
+	" port INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),"
+	" healthy INTEGER NOT NULL CHECK (healthy IN (0, 1)),"
+	" reason TEXT, source TEXT, set_by TEXT,"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (service, address, port)) WITHOUT ROWID;"
+	"CREATE TABLE servers ("
+	" service TEXT NOT NULL, address TEXT NOT NULL,"
+	" port INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),"
+	" region TEXT,"
+	" weight INTEGER NOT NULL CHECK (weight BETWEEN 0 AND 4294967295),"
+	" created_by TEXT, created INTEGER NOT NULL,"
+	" PRIMARY KEY (service, address, port)) WITHOUT ROWID;"
+	"CREATE TABLE backend_state ("
+	" service TEXT NOT NULL, address TEXT NOT NULL,"
+	" port INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),"
+	" healthy INTEGER NOT NULL CHECK (healthy IN (0, 1)),"
+	" changed INTEGER NOT NULL,"
+	" PRIMARY KEY (service, address, port)) WITHOUT ROWID;"
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+	" action TEXT NOT NULL, resource TEXT NOT NULL,"
+	" \"before\" TEXT, \"after\" TEXT, client TEXT, actor TEXT);"
+	"CREATE INDEX audit_time ON audit (time);"
+	"INSERT INTO overrides VALUES ('web.example', '192.0.2.10', 80, 0,"
+	" 'kept across the upgrade', 'gslbctl', 'local', 42, 0);"
+	"INSERT INTO audit (time, action, resource) VALUES"
+	" (42, 'override.set', 'overrides/web.example/192.0.2.10:80');"
+	"PRAGMA user_version = 1;";
+
+START_TEST(migrates_v1_to_v2)
+{
+	snprintf(cx.dir, sizeof(cx.dir), "%s", cx.tmp);
+	snprintf(cx.path, sizeof(cx.path), "%s/" STORE_FILE_NAME, cx.dir);
+	sqlite3 *db = other_open();
+	other_exec(db, "PRAGMA journal_mode = WAL");
+	other_exec(db, v1_schema);
+	sqlite3_close(db);
+
+	open_store();
+	ck_assert_uint_eq(cx.c.n_overrides, 1);
+	ck_assert_str_eq(cx.c.overrides[0].reason, "kept across the upgrade");
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 0);
+	struct store_dnssec_key k =
+		dnssec_key("z.example", "id", 9, pem_a, sizeof(pem_a), true);
+	put_key_wait(&k);
+	close_store();
+
+	db = other_open();
+	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM audit"), 1);
+	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM dnssec_keys"), 1);
+	sqlite3_close(db);
+
+	open_store();
+	ck_assert_uint_eq(cx.c.n_overrides, 1);
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 1);
+	key_eq(&cx.c.dnssec_keys[0], &k);
 }
 END_TEST
 
@@ -946,6 +1183,10 @@ int main(void)
 	tcase_add_test(tc, audit_log_bounded);
 	tcase_add_test(tc, rows_with_bad_addresses_skipped);
 	tcase_add_test(tc, txn_free_and_clears);
+	tcase_add_test(tc, dnssec_key_roundtrip);
+	tcase_add_test(tc, dnssec_key_active_switch);
+	tcase_add_test(tc, dnssec_key_commit_wait_failure);
+	tcase_add_test(tc, migrates_v1_to_v2);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
