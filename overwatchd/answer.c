@@ -532,11 +532,22 @@ static void put_glue(const struct snapshot *snap, knot_pkt_t *resp,
 		const struct snap_node *host = snapshot_find(snap, rd->data);
 		if (host != NULL) {
 			for (int f = SNAP_V4; f <= SNAP_V6; f++) {
-				if (host->host[f].rrs.count > 0) {
+				const knot_rrset_t *rr = &host->host[f];
+				const knot_rdata_t *sig =
+					dnssec ? host->host_sig[f] : NULL;
+				/* Glue is optional: an address goes with its
+				 * signature or not at all. Uncompressed sizes,
+				 * so this errs on the safe side. */
+				size_t need = knot_rrset_size(rr);
+				if (sig != NULL) {
+					need += knot_dname_size(rr->owner) +
+						10 + sig->len;
+				}
+				if (rr->rrs.count > 0 &&
+				    resp->size + resp->reserved + need <=
+					    resp->max_size) {
 					put_signed(resp, KNOT_COMPR_HINT_NONE,
-						   &host->host[f],
-						   dnssec ? host->host_sig[f]
-							  : NULL);
+						   rr, sig);
 				}
 			}
 		}

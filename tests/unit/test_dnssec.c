@@ -235,6 +235,8 @@ END_TEST
 	"    - name: gslb.test\n"                                            \
 	"      nameservers:\n"                                               \
 	"        - { name: ns1.gslb.test, addresses: [192.0.2.53] }\n"       \
+	"        - { name: ns2.gslb.test, addresses: [192.0.2.54,"           \
+	" 192.0.2.55, 192.0.2.56, \"2001:db8::54\", \"2001:db8::55\"] }\n"   \
 	"overwatch:\n"                                                       \
 	"  dnssec:\n"                                                        \
 	"    denial: %s\n"                                                   \
@@ -338,6 +340,9 @@ static void zone_down(void)
 	rmdir(fx.dir);
 }
 
+/* The EDNS buffer size of ask()'s queries. */
+static uint16_t ask_payload = 1232;
+
 /* Asks with DO=1 (or not); a parsed response, freed by the caller. */
 static knot_pkt_t *ask(const char *name, uint16_t qtype, bool do_bit)
 {
@@ -347,7 +352,8 @@ static knot_pkt_t *ask(const char *name, uint16_t qtype, bool do_bit)
 			 KNOT_EOK);
 	free(qname);
 	knot_rrset_t opt;
-	ck_assert_int_eq(knot_edns_init(&opt, 1232, 0, 0, &q->mm), KNOT_EOK);
+	ck_assert_int_eq(knot_edns_init(&opt, ask_payload, 0, 0, &q->mm),
+			 KNOT_EOK);
 	if (do_bit) {
 		knot_edns_set_do(&opt);
 	}
@@ -438,9 +444,9 @@ START_TEST(positive_answers_are_signed)
 			ck_assert(!knot_wire_get_ad(r->wire));
 			ck_assert_uint_ge(verify_section(r, KNOT_ANSWER), 1);
 			if (q[i].type == KNOT_RRTYPE_NS) {
-				/* glue, signed too */
+				/* glue, signed too: 1 + 3 + 2 addresses */
 				ck_assert_uint_eq(
-					verify_section(r, KNOT_ADDITIONAL), 1);
+					verify_section(r, KNOT_ADDITIONAL), 6);
 			}
 			if (strcmp(q[i].name, "w.gslb.test") == 0) {
 				ck_assert_uint_eq(count_type(r, KNOT_ANSWER,
@@ -450,6 +456,23 @@ START_TEST(positive_answers_are_signed)
 			knot_pkt_free(r);
 		}
 	}
+}
+END_TEST
+
+/* In a small answer, glue that does not fit with its RRSIG is left out,
+ * never sent unsigned. */
+START_TEST(glue_goes_with_its_signature)
+{
+	ask_payload = 530; /* ns2 AAAA fits, its RRSIG does not */
+	knot_pkt_t *r = ask("gslb.test", KNOT_RRTYPE_NS, true);
+	ask_payload = 1232;
+	ck_assert(!knot_wire_get_tc(r->wire));
+	ck_assert_uint_eq(verify_section(r, KNOT_ANSWER), 2);
+	/* verify_section() fails on any address without its RRSIG */
+	unsigned glue = verify_section(r, KNOT_ADDITIONAL);
+	ck_assert_uint_lt(glue, 6);
+	ck_assert_uint_le(r->size, 530);
+	knot_pkt_free(r);
 }
 END_TEST
 
@@ -488,8 +511,8 @@ END_TEST
 START_TEST(nsec_chain_is_complete)
 {
 	const struct snap_zone *z = &fx.snap->zones[0];
-	/* apex, ns1, fo, w, rr, x.deep (deep is an empty non-terminal) */
-	ck_assert_uint_eq(z->n_chain, 6);
+	/* apex, ns1, ns2, fo, w, rr, x.deep (deep: an empty non-terminal) */
+	ck_assert_uint_eq(z->n_chain, 7);
 	for (uint32_t i = 0; i < z->n_chain; i++) {
 		const knot_rrset_t *rr = &z->chain[i].rr;
 		const knot_rrset_t *next = &z->chain[(i + 1) % z->n_chain].rr;
@@ -570,7 +593,7 @@ START_TEST(nsec3_proves_nxdomain)
 {
 	const struct snap_zone *z = &fx.snap->zones[0];
 	/* every name, the empty non-terminal "deep" too */
-	ck_assert_uint_eq(z->n_chain, 7);
+	ck_assert_uint_eq(z->n_chain, 8);
 	for (uint32_t i = 0; i + 1 < z->n_chain; i++) {
 		ck_assert_int_lt(
 			memcmp(z->chain[i].hash, z->chain[i + 1].hash, 20), 0);
@@ -636,6 +659,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, positive_answers_are_signed);
 	tcase_add_test(tc, do_zero_adds_nothing);
 	tcase_add_test(tc, rrsig_query_answers_signatures);
+	tcase_add_test(tc, glue_goes_with_its_signature);
 	tcase_add_test(tc, nsec_chain_is_complete);
 	tcase_add_test(tc, nsec_proves_nxdomain_and_nodata);
 	tcase_add_test(tc, flap_resigns_only_what_changed);
