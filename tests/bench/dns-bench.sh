@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # dns-bench.sh - UDP query throughput and server CPU per query of
-# gslb-overwatchd, measured against Knot DNS (knotd) serving a static zone,
-# in one run, on loopback.
+# gslb-overwatchd without and with DNSSEC (DO=0, DO=1), measured against Knot
+# DNS (knotd) serving the same zone unsigned, pre-signed and signed on the fly
+# (mod-onlinesign), in one run, on loopback.
 #
 # Usage:
 #   tests/bench/dns-bench.sh [-l SECONDS] [-r ROUNDS] [-Q RATE] [--no-fixed | --fixed-only]
@@ -33,35 +34,53 @@
 # Needs: bash, dnsperf, knotd, kdig, taskset, ss, awk; Linux /proc; 2+ CPUs
 # (with one CPU nothing is pinned and the numbers mean little). Run as root or
 # as a user that may run knotd with a private rundir (no privileged ports are
-# used). Default run time: about 2 min (4 rows x 2 modes x 3 rounds x 5 s +
+# used). Default run time: about 5 min (9 rows x 2 modes x 3 rounds x 5 s +
 # warm-ups and start-up).
 #
 # Method:
-#   * Two servers run side by side on 127.0.0.1, each on its own free port,
-#     both pinned to CPU 1 (taskset -c 1), each with ONE UDP worker thread:
+#   * Four servers run side by side on 127.0.0.1, each on its own free port,
+#     all pinned to CPU 1 (taskset -c 1), each with ONE UDP worker thread
+#     (only the one being measured gets queries):
 #       - knotd, configured with udp-workers/tcp-workers/background-workers: 1,
 #         serving zone gslb.test. from a zone file (SOA, NS, ns1, and app-rr,
 #         app-w, app-fo with one A record each): the reference for a static
 #         authoritative answer;
-#       - gslb-overwatchd with dns.workers: 1, logging.level: warn, DNSSEC
-#         disabled (with the acknowledgement), zone gslb.test and three names
-#         with 4 IPv4 backends each: rr.gslb.test (round-robin), w.gslb.test
-#         (weighted 100/200/300/400), fo.gslb.test (failover); every answer
-#         holds one A record (max_records defaults to 1), like knotd's.
+#       - "knotd signed": a second knotd, the same zone with dnssec-signing: on
+#         (policy: ECDSAP256SHA256, one CSK, NSEC), signed once when loaded:
+#         the reference for answers with pre-computed signatures;
+#       - "knotd onlinesign": a third knotd, the same zone with
+#         module: mod-onlinesign and the same policy, which signs each DO=1
+#         answer when it is sent;
+#       - gslb-overwatchd with dns.workers: 1, logging.level: warn, DNSSEC on
+#         (as by default: one ECDSAP256SHA256 CSK per zone, generated at
+#         start, NSEC), zone gslb.test and three names with 4 IPv4 backends
+#         each: rr.gslb.test (round-robin), w.gslb.test (weighted
+#         100/200/300/400), fo.gslb.test (failover); every answer holds one A
+#         record (max_records defaults to 1), like knotd's. It answers DO=0
+#         queries unsigned and DO=1 queries with the RRSIG its snapshot
+#         builder made in advance, so both come from the same process.
 #     The backend addresses are loopback addresses (127.0.1-3.x) with a TCP
 #     health check of interval 1h and failure_threshold 100, so that no
 #     health checker (if the daemon runs one) can change an answer or send a
 #     packet off the machine during the run.
 #   * Answers are checked before the load (kdig): knotd's A record, the
-#     round-robin rotation, the weighted pool, the failover primary.
+#     round-robin rotation, the weighted pool, the failover primary; for the
+#     DO=1 rows (kdig +dnssec) one A record and one RRSIG over it.
 #   * Load: `taskset -c 0 dnsperf -s 127.0.0.1 -p PORT -d QUERYFILE -l SECONDS
-#     -c 8 -q 100`: UDP, no EDNS (no OPT record, so DO=0), 8 clients, at most
-#     100 queries outstanding, one name per row: knotd app-rr.gslb.test A;
-#     ours rr.gslb.test A, w.gslb.test A, fo.gslb.test A. Two modes:
+#     -c 8 -q 100`: UDP, 8 clients, at most 100 queries outstanding, one name
+#     per row. DO=0 rows send no EDNS (no OPT record); DO=1 rows add `-D`
+#     (EDNS0 with payload 4096 and the DO bit), as validating resolvers ask.
+#     Rows: knotd app-rr.gslb.test A (DO=0), knotd signed and knotd
+#     onlinesign app-rr.gslb.test A (DO=1); ours rr.gslb.test A,
+#     w.gslb.test A, fo.gslb.test A, each with DO=0 and with DO=1. Besides
+#     the ratio to knotd static, each DO=1 row shows its ratio to the DO=0
+#     row of the same name and server ("ratio to DO=0"). Two modes:
 #       - closed loop: no rate limit; each server runs at its own rate, so the
 #         rows are measured under different loads;
 #       - fixed rate: the same plus `-Q RATE`, the same rate for every row, so
-#         both servers are measured at the same load.
+#         the servers are measured at the same load (knotd onlinesign cannot
+#         sign that many answers a second on one core: its fixed-rate row is
+#         bounded by the server, is marked so, and is not warned about).
 #     Every row is measured in every mode in ROUNDS interleaved rounds (each
 #     row and mode once per round) so that foreign load on the machine
 #     spreads over the rows; each row gets 1 s of unrecorded warm-up before
@@ -80,7 +99,7 @@
 #     user and sys shown are those of the run(s) whose total is the median,
 #     so they add up to it. On loopback the sender's system call also
 #     delivers the packet to the receiving socket, so a server's sys time
-#     includes delivering its answers to dnsperf, the same way for both.
+#     includes delivering its answers to dnsperf, the same way for all.
 #   * Also reported: qps and average latency from dnsperf, lost queries, the
 #     server's and dnsperf's CPU use in % of one core (srv%, cli%; dnsperf's
 #     from bash's `time`), what bounded the rate (-Q when the fixed rate was
@@ -153,6 +172,8 @@ if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c "$SRV_CPU"); CLI_PIN=(taskset -c "$C
 # ------------------------------------------------------------ cleanup
 W=""
 KNOT_PID=""
+KSIGN_PID=""
+KONL_PID=""
 OURS_PID=""
 # shellcheck disable=SC2317  # called from the EXIT trap
 stop_pid() { # pid: TERM, wait up to 5 s, then KILL
@@ -168,6 +189,8 @@ stop_pid() { # pid: TERM, wait up to 5 s, then KILL
 cleanup() {
   stop_pid "$OURS_PID"; OURS_PID=""
   stop_pid "$KNOT_PID"; KNOT_PID=""
+  stop_pid "$KSIGN_PID"; KSIGN_PID=""
+  stop_pid "$KONL_PID"; KONL_PID=""
   if [ -n "$W" ] && [ -d "$W" ]; then
     if [ "$KEEP" = 1 ]; then log "work directory kept: $W"; else rm -rf "$W"; fi
   fi
@@ -185,10 +208,13 @@ T_START=$SECONDS
 port_free() {
   [ -z "$(ss -Hlun "sport = :$1" 2>/dev/null)" ] && [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
 }
-pick_port() { # first free port from $1 upwards, skipping $2
-  local p=$1 i
+pick_port() { # first free port from $1 upwards, skipping the others given
+  local p=$1 i x ok
+  shift
   for i in $(seq 0 200); do
-    if [ "$p" != "${2:-}" ] && port_free "$p"; then echo "$p"; return 0; fi
+    ok=1
+    for x in "$@"; do [ "$p" = "$x" ] && ok=0; done
+    if [ $ok = 1 ] && port_free "$p"; then echo "$p"; return 0; fi
     p=$((p + 1))
   done
   return 1
@@ -208,12 +234,21 @@ sys_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 q() { # port name -> A records (one per line), kdig over UDP
   kdig @"$ADDR" -p "$1" +notcp +retry=0 +timeout=1 +short "$2" A 2>/dev/null | grep -E '^[0-9.]+$'
 }
+sigs() { # port name -> "A records, RRSIGs over them" in a DO=1 answer over UDP
+  kdig @"$ADDR" -p "$1" +notcp +retry=0 +timeout=1 +dnssec +noall +answer "$2" A 2>/dev/null |
+    awk '$4 == "A" { a++ } $4 == "RRSIG" && $5 == "A" { s++ } END { printf "%d %d\n", a, s }'
+}
 
-wait_ready() { # pid port name -> 0 when the name answers with an A record
-  local pid=$1 port=$2 name=$3 t=$((SECONDS + READY_TIMEOUT))
+wait_ready() { # pid port name [signed] -> 0 when the name answers with an
+  # A record (and, if signed is given, with one RRSIG over it to DO=1)
+  local pid=$1 port=$2 name=$3 signed=${4:-} t=$((SECONDS + READY_TIMEOUT))
   while [ $SECONDS -lt $t ]; do
     kill -0 "$pid" 2>/dev/null || return 2
-    [ -n "$(q "$port" "$name")" ] && return 0
+    if [ -n "$signed" ]; then
+      [ "$(sigs "$port" "$name")" = "1 1" ] && return 0
+    else
+      [ -n "$(q "$port" "$name")" ] && return 0
+    fi
     sleep 0.2
   done
   return 1
@@ -221,7 +256,9 @@ wait_ready() { # pid port name -> 0 when the name answers with an A record
 
 # ------------------------------------------------------------ servers
 KNOT_PORT=$(pick_port 15353) || die "no free port"
-OURS_PORT=$(pick_port $((KNOT_PORT + 1)) "$KNOT_PORT") || die "no free port"
+KSIGN_PORT=$(pick_port $((KNOT_PORT + 1)) "$KNOT_PORT") || die "no free port"
+KONL_PORT=$(pick_port $((KSIGN_PORT + 1)) "$KNOT_PORT" "$KSIGN_PORT") || die "no free port"
+OURS_PORT=$(pick_port $((KONL_PORT + 1)) "$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT") || die "no free port"
 
 RR=(127.0.1.1 127.0.1.2 127.0.1.3 127.0.1.4)
 WT=(127.0.2.1 127.0.2.2 127.0.2.3 127.0.2.4)
@@ -238,34 +275,61 @@ app-rr  IN A   ${RR[0]}
 app-w   IN A   ${WT[0]}
 app-fo  IN A   ${FO[0]}
 EOF
-cat > "$W/knot/knotd.conf" <<EOF
+write_knot() { # dir port static|signed|online -> dir/knotd.conf serving the zone
+  local d=$1 port=$2 kind=$3
+  mkdir -p "$d"
+  [ -f "$d/gslb.test.zone" ] || cp "$W/knot/gslb.test.zone" "$d/gslb.test.zone"
+  {
+    cat <<EOF
 server:
-    rundir: "$W/knot"
-    listen: $ADDR@$KNOT_PORT
+    rundir: "$d"
+    listen: $ADDR@$port
     udp-workers: 1
     tcp-workers: 1
     background-workers: 1
 database:
-    storage: "$W/knot"
+    storage: "$d"
 log:
   - target: stderr
     any: warning
+EOF
+    if [ "$kind" != static ]; then
+      # The same algorithm, key and denial as gslb-overwatchd's defaults.
+      cat <<EOF
+policy:
+  - id: bench
+    algorithm: ecdsap256sha256
+    single-type-signing: on
+    nsec3: off
+EOF
+    fi
+    if [ "$kind" = online ]; then
+      cat <<EOF
+mod-onlinesign:
+  - id: bench
+    policy: bench
+EOF
+    fi
+    cat <<EOF
 template:
   - id: default
-    storage: "$W/knot"
+    storage: "$d"
     zonefile-sync: -1
     zonefile-load: whole
     journal-content: none
 zone:
   - domain: $ZONE.
-    file: "$W/knot/gslb.test.zone"
+    file: "$d/gslb.test.zone"
 EOF
-
-ACK=""
-if [ -r "$SRC/lib/config.h" ]; then
-  ACK=$(awk '/#define GSLB_DNSSEC_ACK/{f=1; next} f{ if (match($0, /"[^"]*"/)) s = s substr($0, RSTART+1, RLENGTH-2); if ($0 !~ /\\[ \t]*$/) exit } END{print s}' "$SRC/lib/config.h")
-fi
-[ -n "$ACK" ] || ACK="I understand that disabling DNSSEC removes cryptographic authentication of DNS responses and allows DNS spoofing attacks against my zones"
+    case "$kind" in
+      signed) printf '    dnssec-signing: on\n    dnssec-policy: bench\n' ;;
+      online) printf '    module: mod-onlinesign/bench\n' ;;
+    esac
+  } > "$d/knotd.conf"
+}
+write_knot "$W/knot" "$KNOT_PORT" static
+write_knot "$W/knot-signed" "$KSIGN_PORT" signed
+write_knot "$W/knot-online" "$KONL_PORT" online
 
 umask 077
 {
@@ -288,8 +352,7 @@ umask 077
   echo "    node_id: dns-bench"
   echo "  data_dir: \"$W/ours\""
   echo "  dnssec:"
-  echo "    enabled: false"
-  echo "    security_acknowledgment: \"$ACK\""
+  echo "    enabled: true"
   echo "regions:"
   echo "  - name: bench"
   echo "    servers:"
@@ -305,7 +368,7 @@ umask 077
 umask 022
 chmod 0600 "$W/ours/overwatch.yaml"
 
-log "knotd on $ADDR:$KNOT_PORT, gslb-overwatchd ($OURS_BIN) on $ADDR:$OURS_PORT, work dir $W"
+log "knotd on $ADDR:$KNOT_PORT (signed $KSIGN_PORT, onlinesign $KONL_PORT), gslb-overwatchd ($OURS_BIN) on $ADDR:$OURS_PORT, work dir $W"
 if ! "$OURS_BIN" --check-config -c "$W/ours/overwatch.yaml" > "$W/ours/check.log" 2>&1; then
   cat "$W/ours/check.log" >&2
   die "gslb-overwatchd rejects the benchmark configuration (above)"
@@ -314,14 +377,22 @@ fi
 # taskset execs the server, so $! is the server's PID.
 "${SRV_PIN[@]}" knotd -c "$W/knot/knotd.conf" > "$W/knot/knotd.log" 2>&1 < /dev/null &
 KNOT_PID=$!
+"${SRV_PIN[@]}" knotd -c "$W/knot-signed/knotd.conf" > "$W/knot-signed/knotd.log" 2>&1 < /dev/null &
+KSIGN_PID=$!
+"${SRV_PIN[@]}" knotd -c "$W/knot-online/knotd.conf" > "$W/knot-online/knotd.log" 2>&1 < /dev/null &
+KONL_PID=$!
 "${SRV_PIN[@]}" "$OURS_BIN" -c "$W/ours/overwatch.yaml" > "$W/ours/overwatchd.log" 2>&1 < /dev/null &
 OURS_PID=$!
 
 wait_ready "$KNOT_PID" "$KNOT_PORT" "app-rr.$ZONE" || {
   tail -20 "$W/knot/knotd.log" >&2; die "knotd did not answer app-rr.$ZONE A within ${READY_TIMEOUT}s"; }
-wait_ready "$OURS_PID" "$OURS_PORT" "rr.$ZONE" || {
-  tail -20 "$W/ours/overwatchd.log" >&2; die "gslb-overwatchd did not answer rr.$ZONE A within ${READY_TIMEOUT}s"; }
-log "both servers answer ($((SECONDS - T_START)) s)"
+wait_ready "$KSIGN_PID" "$KSIGN_PORT" "app-rr.$ZONE" signed || {
+  tail -20 "$W/knot-signed/knotd.log" >&2; die "knotd signed did not answer app-rr.$ZONE A signed within ${READY_TIMEOUT}s"; }
+wait_ready "$KONL_PID" "$KONL_PORT" "app-rr.$ZONE" signed || {
+  tail -20 "$W/knot-online/knotd.log" >&2; die "knotd onlinesign did not answer app-rr.$ZONE A signed within ${READY_TIMEOUT}s"; }
+wait_ready "$OURS_PID" "$OURS_PORT" "rr.$ZONE" signed || {
+  tail -20 "$W/ours/overwatchd.log" >&2; die "gslb-overwatchd did not answer rr.$ZONE A signed within ${READY_TIMEOUT}s"; }
+log "all servers answer ($((SECONDS - T_START)) s)"
 
 # ------------------------------------------------------------ answer checks
 CHECKS=()
@@ -354,12 +425,37 @@ check_name "knotd"  "$KNOT_PORT" "app-rr.$ZONE" 4  static "${RR[0]}"
 check_name "ours rr" "$OURS_PORT" "rr.$ZONE"    8  rr     "${RR[@]}"
 check_name "ours w"  "$OURS_PORT" "w.$ZONE"     40 w      "${WT[@]}"
 check_name "ours fo" "$OURS_PORT" "fo.$ZONE"    8  fo     "${FO[0]}"
+check_signed() { # label port name: DO=1 answers hold one A record and one RRSIG over it
+  local label=$1 port=$2 name=$3 i got bad=0
+  for ((i = 0; i < 4; i++)); do
+    got=$(sigs "$port" "$name")
+    [ "$got" = "1 1" ] || bad=1
+  done
+  if [ $bad = 0 ]; then
+    CHECKS+=("$label: $name A with DO=1, 4 queries -> one A record and one RRSIG over it each: ok")
+  else
+    CHECKS+=("$label: $name A with DO=1: NOT one A record and one RRSIG (last: $got)")
+  fi
+  log "check $label DO=1: A and RRSIG counts $got"
+}
+check_signed "knotd signed"     "$KSIGN_PORT" "app-rr.$ZONE"
+check_signed "knotd onlinesign" "$KONL_PORT"  "app-rr.$ZONE"
+check_signed "ours rr"          "$OURS_PORT"  "rr.$ZONE"
+check_signed "ours w"           "$OURS_PORT"  "w.$ZONE"
+check_signed "ours fo"          "$OURS_PORT"  "fo.$ZONE"
 
 # ------------------------------------------------------------ measurement
-ROW_LABEL=("knotd static" "ours rr" "ours w" "ours fo")
-ROW_NAME=("app-rr.$ZONE" "rr.$ZONE" "w.$ZONE" "fo.$ZONE")
-ROW_PORT=("$KNOT_PORT" "$OURS_PORT" "$OURS_PORT" "$OURS_PORT")
-ROW_PID=("$KNOT_PID" "$OURS_PID" "$OURS_PID" "$OURS_PID")
+ROW_LABEL=("knotd static" "knotd signed" "knotd onlinesign" "ours rr" "ours w" "ours fo"
+  "ours rr DO=1" "ours w DO=1" "ours fo DO=1")
+ROW_NAME=("app-rr.$ZONE" "app-rr.$ZONE" "app-rr.$ZONE" "rr.$ZONE" "w.$ZONE" "fo.$ZONE"
+  "rr.$ZONE" "w.$ZONE" "fo.$ZONE")
+ROW_PORT=("$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT" "$OURS_PORT" "$OURS_PORT" "$OURS_PORT"
+  "$OURS_PORT" "$OURS_PORT" "$OURS_PORT")
+ROW_PID=("$KNOT_PID" "$KSIGN_PID" "$KONL_PID" "$OURS_PID" "$OURS_PID" "$OURS_PID"
+  "$OURS_PID" "$OURS_PID" "$OURS_PID")
+ROW_DO=(0 1 1 0 0 0 1 1 1)          # 1: dnsperf -D (EDNS0 with the DO bit)
+ROW_BASE=(-1 0 0 -1 -1 -1 3 4 5)    # the DO=0 row of the same name and server
+ROW_SLOW=(0 0 1 0 0 0 0 0 0)        # cannot reach -Q RATE by design (signs per query)
 NROWS=${#ROW_LABEL[@]}
 for ((k = 0; k < NROWS; k++)); do echo "${ROW_NAME[$k]} A" > "$W/query-$k.txt"; done
 : > "$W/runs.tsv"
@@ -368,19 +464,20 @@ WARMED=()
 measure() { # mode(closed|fixed) row round
   local mode=$1 k=$2 r=$3
   local port=${ROW_PORT[$k]} pid=${ROW_PID[$k]} qf=$W/query-$k.txt
-  local raw=$RAW/$mode-row$k-round$r.txt rate=()
+  local raw=$RAW/$mode-row$k-round$r.txt rate=() dnssec=()
   [ "$mode" = fixed ] && rate=(-Q "$RATE")
+  [ "${ROW_DO[$k]}" = 1 ] && dnssec=(-D)
   kill -0 "$pid" 2>/dev/null || die "${ROW_LABEL[$k]}: server (PID $pid) is gone"
   if [ -z "${WARMED[$k]:-}" ] && [ "$WARM" -gt 0 ]; then
     timeout $((WARM + 15)) "${CLI_PIN[@]}" dnsperf -s "$ADDR" -p "$port" -d "$qf" -l "$WARM" \
-      -c "$CLIENTS" -q "$OUTSTANDING" > /dev/null 2>&1
+      -c "$CLIENTS" -q "$OUTSTANDING" "${dnssec[@]}" > /dev/null 2>&1
   fi
   WARMED[k]=1
   local t0 t1 s0 s1 tf=$RAW/$mode-row$k-round$r.time wall=0 cu=0 cs=0
   t0=$(cpu_ticks "$pid"); s0=$(sys_busy)
   # bash's `time` gives the wall time and dnsperf's own CPU time (user, sys)
   { TIMEFORMAT='%3R %3U %3S'; time timeout $((DUR + 15)) "${CLI_PIN[@]}" dnsperf -s "$ADDR" -p "$port" \
-      -d "$qf" -l "$DUR" -c "$CLIENTS" -q "$OUTSTANDING" "${rate[@]}" > "$raw" 2>&1; } 2> "$tf"
+      -d "$qf" -l "$DUR" -c "$CLIENTS" -q "$OUTSTANDING" "${rate[@]}" "${dnssec[@]}" > "$raw" 2>&1; } 2> "$tf"
   s1=$(sys_busy); t1=$(cpu_ticks "$pid")
   read -r wall cu cs < "$tf" 2>/dev/null
   if [ -z "$t0" ] || [ -z "$t1" ]; then die "${ROW_LABEL[$k]}: server (PID $pid) died during the run"; fi
@@ -428,6 +525,8 @@ ELAPSED=$((SECONDS - T_START))
 # summarize MODE: one line per row (tab-separated):
 #   1 label  2 name  3 qps  4 us/q  5 user_us/q  6 sys_us/q  7 ratio  8 srv%  9 cli%
 #   10 lat_ms  11 lost  12 rss_MB  13 resp_B  14 oth%  15 rcodes  16 limit
+#   17 ratio to the DO=0 row of the same name and server ("-" if none)
+#   18 DO  19 1 if the row cannot reach -Q RATE by design
 # Medians over the rounds; user and sys come from the run(s) whose total is the
 # median (the mean of the two middle runs for an even count), so they add up
 # to the total. ratio = total us/q relative to knotd's in the same mode.
@@ -435,7 +534,10 @@ ELAPSED=$((SECONDS - T_START))
 # RATE, else the server (its core is full), dnsperf, or neither (both wait on
 # each other: wake-up latency bound).
 summarize() {
-  for ((k = 0; k < NROWS; k++)); do printf '%d\t%s\t%s\n' "$k" "${ROW_LABEL[$k]}" "${ROW_NAME[$k]}"; done |
+  for ((k = 0; k < NROWS; k++)); do
+    printf '%d\t%s\t%s\t%d\t%d\t%d\n' "$k" "${ROW_LABEL[$k]}" "${ROW_NAME[$k]}" "${ROW_BASE[$k]}" \
+      "${ROW_DO[$k]}" "${ROW_SLOW[$k]}"
+  done |
   awk -F'\t' -v mode="$1" -v rate="$RATE" '
     function med(s,   a, n, i, j, t) {
       n = split(s, a, " ")
@@ -458,11 +560,13 @@ summarize() {
       if (n % 2) { a = b = idx[(n + 1) / 2] } else { a = idx[n / 2]; b = idx[n / 2 + 1] }
       tot = (T[k, a] + T[k, b]) / 2; usr = (U[k, a] + U[k, b]) / 2; sys = (S[k, a] + S[k, b]) / 2
       if (k == 0) base = tot
+      TOT[k] = tot
+      rdo = ($4 >= 0 && TOT[$4] > 0) ? sprintf("%.2f", tot / TOT[$4]) : "-"
       q = med(qps[k]); s = med(sp[k]); c = med(cp[k])
       l = (mode == "fixed" && q >= 0.97 * rate) ? "-Q" : (s >= 90) ? "server" : (c >= 90) ? "dnsperf" : "neither"
-      printf "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.3f\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\n", $2, $3, q, tot, usr, sys,
+      printf "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.3f\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t%s\t%d\t%d\n", $2, $3, q, tot, usr, sys,
         (base > 0 ? tot / base : 0), s, c, med(lat[k]), med(lost[k]), rss[k] / 1024,
-        med(resp[k]), med(oth[k]), ((k in bad) ? "NOT all NOERROR" : "all NOERROR"), l
+        med(resp[k]), med(oth[k]), ((k in bad) ? "NOT all NOERROR" : "all NOERROR"), l, rdo, $5, $6
     }' "$W/runs.tsv" -
 }
 declare -A SUMMARY=()
@@ -476,14 +580,15 @@ mode_title() {
 }
 for mode in "${MODES[@]}"; do
   printf '\n%s\n' "$(mode_title "$mode")"
-  printf '%-13s %-17s %8s %7s %9s %8s %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n' \
-    row name qps us/q user_us/q sys_us/q ratio srv% cli% limit lat_ms lost rss_MB resp_B oth% rcodes
-  printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '{ printf "%-13s %-17s %8s %7s %9s %8s %6sx %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $16, $10, $11, $12, $13, $14, $15 }'
+  printf '%-16s %-17s %2s %8s %7s %9s %8s %7s %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n' \
+    row name DO qps us/q user_us/q sys_us/q ratio r_DO=0 srv% cli% limit lat_ms lost rss_MB resp_B oth% rcodes
+  printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '{ printf "%-16s %-17s %2s %8s %7s %9s %8s %6sx %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n", $1, $2, $18, $3, $4, $5, $6, $7, ($17 == "-" ? "-" : $17 "x"), $8, $9, $16, $10, $11, $12, $13, $14, $15 }'
 done
 echo
 echo "Medians of $ROUNDS rounds x ${DUR}s. us/q = server CPU time per answered query"
 echo "(utime+stime), user_us/q + sys_us/q its split into user space and kernel (from the"
-echo "median run); ratio = us/q relative to knotd's in the same table; srv% / cli% ="
+echo "median run); ratio = us/q relative to knotd static's in the same table; r_DO=0 = us/q"
+echo "relative to the DO=0 row of the same name and server; srv% / cli% ="
 echo "server / dnsperf CPU in % of one core; limit = what bounded the rate (-Q: the fixed"
 echo "rate was reached; else a side at >= 90% of its core, or neither); oth% = CPU of"
 echo "everything else in % of all $NCPU cores (noise); rss = max VmRSS."
@@ -493,7 +598,7 @@ NOISY=0
 SHORT=0
 for mode in "${MODES[@]}"; do
   NOISY=$((NOISY + $(printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '$14 > 10 { n++ } END { print n + 0 }')))
-  [ "$mode" = fixed ] && SHORT=$(printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '$16 != "-Q" { n++ } END { print n + 0 }')
+  [ "$mode" = fixed ] && SHORT=$(printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '$16 != "-Q" && $19 != 1 { n++ } END { print n + 0 }')
 done
 if [ "$NOISY" -gt 0 ]; then
   echo "WARNING: other processes used more than 10% of the machine during $NOISY row(s) (oth%): rerun on a quiet machine."
@@ -524,16 +629,34 @@ if [ "$WRITE" = 1 ]; then
   REPRO="$REPRO -b /tmp/build-bench --write"
   SECTION=$W/section.md
   md_table() { # mode
-    echo "| row | name | qps | server CPU µs/q | user µs/q | sys µs/q | ratio to knotd (total) | server CPU % | dnsperf CPU % | rate bound by | avg latency ms | lost | RSS MB | response B |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    echo "| row | name | DO | qps | server CPU µs/q | user µs/q | sys µs/q | ratio to knotd static (total) | ratio to DO=0 (total) | server CPU % | dnsperf CPU % | rate bound by | avg latency ms | lost | RSS MB | response B |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
     printf '%s\n' "${SUMMARY[$1]}" | awk -F'\t' '{
-      row = $1; sub(/^ours /, "gslb-overwatchd ", row)
+      row = $1; sub(/^ours /, "gslb-overwatchd ", row); sub(/ DO=1$/, "", row)
       if ($15 != "all NOERROR") row = row " (" $15 ")"
-      printf "| %s | %s | %s | %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s | %s |\n", row, $2, $3, $4, $5, $6, $7, $8, $9, $16, $10, $11, $12, $13 }'
+      printf "| %s | %s | %s | %s | %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s | %s | %s |\n", row, $2, $18, $3, $4, $5, $6, $7,
+        ($17 == "-" ? "" : "**" $17 "x**"), $8, $9, $16, $10, $11, $12, $13 }'
   }
+  # DO=1 against DO=0 for ours: over the three names (sum of us/q with DO=1
+  # over the sum with DO=0, what the target is judged by) and per name
+  # (lowest, highest); the spread of the three DO=0 rows, which answer the
+  # same way and so show the run-to-run noise; knotd signed's and
+  # onlinesign's ratios and onlinesign's us/q against ours with DO=1. From
+  # the fixed-rate table if there is one (equal load), else the closed loop.
+  DO_MODE=${MODES[${#MODES[@]} - 1]}
+  read -r DO_ALL DO_LO DO_HI NOISE OURS1_LO OURS1_HI KSIGN_R KONL_R KONL_US KONL_QPS <<< "$(printf '%s\n' "${SUMMARY[$DO_MODE]}" |
+    awk -F'\t' '
+      $1 ~ /^ours / && $18 == 1 { r = $17 + 0; if (n++ == 0 || r < lo) lo = r; if (n == 1 || r > hi) hi = r
+        u = $4 + 0; s1 += u; if (u < ulo || n == 1) ulo = u; if (u > uhi || n == 1) uhi = u }
+      $1 ~ /^ours / && $18 == 0 { u = $4 + 0; s0 += u; if (m++ == 0 || u < zlo) zlo = u; if (m == 1 || u > zhi) zhi = u }
+      $1 == "knotd signed" { ks = $17 }
+      $1 == "knotd onlinesign" { ko = $17; kus = $4; kq = $3 }
+      END { printf "%.2f %.2f %.2f %.0f %.2f %.2f %s %s %s %s\n", (s0 > 0 ? s1 / s0 : 0), lo, hi,
+        (s0 > 0 ? (zhi - zlo) / (s0 / m) * 100 : 0), ulo, uhi, ks, ko, kus, kq }')"
   # sys share of the total per row, lowest and highest over all tables
+  # (knotd onlinesign aside: it spends its time signing)
   SYS_SHARE=$(for mode in "${MODES[@]}"; do printf '%s\n' "${SUMMARY[$mode]}"; done |
-    awk -F'\t' '$4 > 0 { p = $6 / $4 * 100; if (n++ == 0 || p < lo) lo = p; if (n == 1 || p > hi) hi = p }
+    awk -F'\t' '$4 > 0 && $19 != 1 { p = $6 / $4 * 100; if (n++ == 0 || p < lo) lo = p; if (n == 1 || p > hi) hi = p }
       END { if (n) printf "%.0f %.0f\n", lo, hi }')
   read -r SYS_LO SYS_HI <<< "${SYS_SHARE:-0 0}"
   HAVE_CLOSED=0; HAVE_FIXED=0
@@ -544,33 +667,39 @@ if [ "$WRITE" = 1 ]; then
   if [ "$HAVE_CLOSED" = 1 ] && [ "$HAVE_FIXED" = 1 ]; then
     MODE_TEXT="in two modes: closed loop (no rate limit: each answer lets the next query
 go, so each server runs at its own rate) and fixed rate (\`-Q $RATE\`: dnsperf sends
-at most $RATE queries per second, the same for every row, so both servers work at
+at most $RATE queries per second, the same for every row, so the servers work at
 the same load). Every row is measured in both modes in $ROUNDS interleaved rounds (each
 row and mode once per round"
   elif [ "$HAVE_CLOSED" = 1 ]; then
     MODE_TEXT="in a closed loop (no rate limit: each answer lets the next query go, so
-each server runs at its own rate). The four rows are measured in $ROUNDS interleaved
+each server runs at its own rate). The $NROWS rows are measured in $ROUNDS interleaved
 rounds (each row once per round"
   else
     MODE_TEXT="at a fixed rate (\`-Q $RATE\`: dnsperf sends at most $RATE queries per
-second, the same for every row, so both servers work at the same load). The four rows
+second, the same for every row, so the servers work at the same load). The $NROWS rows
 are measured in $ROUNDS interleaved rounds (each row once per round"
   fi
   {
     echo "$BEGIN_MARK"
-    echo "## DNS: gslb-overwatchd vs knotd (UDP, DO=0)"
+    echo "## DNS: gslb-overwatchd vs knotd (UDP, DO=0 and DO=1)"
     echo
     echo "Measured $(date -u +%F) on $(nproc) CPUs (${MODEL:-unknown model}), $MEM RAM, Linux $(uname -r)."
     echo "Versions: $OURS_VER (commit $COMMIT, CFLAGS \`${CFLAGS_USED:-unknown}\`);"
     echo "$KNOT_VER; dnsperf $PERF_VER."
     echo
-    echo "**Method.** Both servers run at the same time on 127.0.0.1, pinned to CPU 1, each"
-    echo "with one UDP worker thread: knotd (\`udp-workers: 1\`, \`tcp-workers: 1\`,"
-    echo "\`background-workers: 1\`) serves zone gslb.test. from a zone file, and"
-    echo "gslb-overwatchd (\`dns.workers: 1\`, DNSSEC disabled, logging at warn) serves three"
-    echo "load-balanced names with 4 IPv4 backends each: round-robin, weighted"
-    echo "(100/200/300/400) and failover. Every answer holds one A record. dnsperf, pinned to"
-    echo "CPU 0, sends one name per row over UDP without EDNS (no OPT record, so DO=0) with"
+    echo "**Method.** Four servers run at the same time on 127.0.0.1, pinned to CPU 1, each"
+    echo "with one UDP worker thread. Three knotd (\`udp-workers: 1\`, \`tcp-workers: 1\`,"
+    echo "\`background-workers: 1\`) serve zone gslb.test. from the same zone file: unsigned"
+    echo "(\"knotd static\"), signed once at load (\"knotd signed\": \`dnssec-signing: on\`) and"
+    echo "signed per answer (\"knotd onlinesign\": \`module: mod-onlinesign\`), both with a"
+    echo "policy of one ECDSAP256SHA256 key and NSEC. gslb-overwatchd (\`dns.workers: 1\`,"
+    echo "logging at warn, DNSSEC on as by default: one ECDSAP256SHA256 CSK, NSEC, every"
+    echo "answer set signed in advance by the snapshot builder) serves three load-balanced"
+    echo "names with 4 IPv4 backends each: round-robin, weighted (100/200/300/400) and"
+    echo "failover; one process answers both its DO=0 and its DO=1 rows. Every answer holds"
+    echo "one A record, and with DO=1 one RRSIG over it. dnsperf, pinned to CPU 0, sends one"
+    echo "name per row over UDP, for DO=0 without EDNS (no OPT record), for DO=1 with \`-D\`"
+    echo "(EDNS0, payload 4096, the DO bit), with"
     echo "\`-c $CLIENTS -q $OUTSTANDING\` ($CLIENTS clients, at most $OUTSTANDING queries outstanding) for $DUR s per run,"
     echo "$MODE_TEXT,"
     echo "${WARM} s warm-up before a row's first run) and the median is shown."
@@ -584,13 +713,15 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     echo "tick, so the split, above all the smaller user part, is noisier than the total; user"
     echo "and sys are those of the run(s) whose total is the median, so they add up to it. On"
     echo "loopback the sender's system call also delivers the packet to the receiving socket,"
-    echo "so a server's sys time includes delivering its answers to dnsperf, for both servers"
+    echo "so a server's sys time includes delivering its answers to dnsperf, for all servers"
     if [ "$HAVE_FIXED" = 1 ]; then
       echo "alike. \"Rate bound by\" is \"-Q\" when the fixed rate was reached, else the side whose"
     else
       echo "alike. \"Rate bound by\" is the side whose"
     fi
     echo "core was at least 90% busy, or \"neither\" when both waited on each other."
+    echo "\"Ratio to DO=0\" compares a DO=1 row with the DO=0 row of the same name on the"
+    echo "same server (for knotd: knotd static)."
     echo "Answers were checked with kdig before the load; every run was 100% NOERROR unless"
     echo "the table says otherwise."
     if [ "$HAVE_CLOSED" = 1 ]; then
@@ -601,7 +732,7 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     fi
     if [ "$HAVE_FIXED" = 1 ]; then
       echo
-      echo "**Fixed rate** (\`-c $CLIENTS -q $OUTSTANDING -Q $RATE\`): every row gets the same $RATE queries per second, so the CPU per query of the two servers is compared at equal load."
+      echo "**Fixed rate** (\`-c $CLIENTS -q $OUTSTANDING -Q $RATE\`): every row gets the same $RATE queries per second, so the CPU per query of the servers is compared at equal load (knotd onlinesign aside, which cannot sign that many answers a second on one core)."
       echo
       md_table fixed
     fi
@@ -613,18 +744,23 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     echo
     # One sentence per line: markdown joins them into one paragraph.
     if [ "$SYS_LO" -ge 50 ]; then
-      echo "**Reading the numbers.** Kernel time dominates: sys is $SYS_LO–$SYS_HI% of the server CPU per query in every row."
+      echo "**Reading the numbers.** Kernel time dominates: sys is $SYS_LO–$SYS_HI% of the server CPU per query in every row but knotd onlinesign's."
     else
-      echo "**Reading the numbers.** Kernel time (sys) is $SYS_LO–$SYS_HI% of the server CPU per query."
+      echo "**Reading the numbers.** Kernel time (sys) is $SYS_LO–$SYS_HI% of the server CPU per query (knotd onlinesign aside)."
     fi
-    echo "It is spent in the UDP receive and send system calls on loopback, including the delivery of each answer to dnsperf's socket, which both servers pay alike per call."
+    echo "It is spent in the UDP receive and send system calls on loopback, including the delivery of each answer to dnsperf's socket, which all servers pay alike per call."
     echo "User time shows each server's own work: parsing the query, choosing the answer and building the response."
     if [ "$HAVE_CLOSED" = 1 ]; then
       echo "The closed-loop table favours the server with larger batches per system call: a server that answers later finds more queries waiting at each wake-up and receives and sends more of them per recvmmsg/sendmmsg, which lowers its sys µs/q at the cost of latency (see the average latency), and the rows run at different loads."
     fi
     if [ "$HAVE_FIXED" = 1 ]; then
-      echo "The fixed-rate table compares both servers at equal load; what still differs in sys µs/q there comes from how many queries each server takes per wake-up."
+      echo "The fixed-rate table compares the servers at equal load; what still differs in sys µs/q there comes from how many queries each server takes per wake-up."
     fi
+    case "$DO_MODE" in fixed) DO_TABLE="fixed-rate" ;; *) DO_TABLE="closed-loop" ;; esac
+    if awk -v h="$DO_ALL" 'BEGIN { exit !(h <= 1.2) }'; then DO_MET="met"; else DO_MET="NOT met"; fi
+    echo "With DO=1, gslb-overwatchd uses ${DO_ALL}× the CPU per query it uses with DO=0 over the three names in the $DO_TABLE table (target: at most 1.2×, $DO_MET); name by name $DO_LO–$DO_HI×, where the three DO=0 rows, which do the same work, differ by $NOISE% among themselves: the noise of this measurement."
+    echo "The answer and its RRSIG are copied from the snapshot and no signing happens per query; what is left is the EDNS record to parse and echo and the larger answer to send."
+    echo "knotd signed, which also serves signatures made in advance, uses ${KSIGN_R}× its DO=0 CPU per query; knotd onlinesign, which signs each answer, ${KONL_R}× (${KONL_US} µs per query, $KONL_QPS answers a second), against $OURS1_LO–$OURS1_HI µs for gslb-overwatchd with DO=1."
     echo
     echo "Answer checks before the load:"
     echo
