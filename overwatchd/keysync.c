@@ -194,21 +194,6 @@ static bool algorithm_from_name(const char *name, int *algorithm)
 	return false;
 }
 
-/* The DNSKEY public key's size (RFC 6605, RFC 8080). */
-static size_t public_key_size(int algorithm)
-{
-	switch (algorithm) {
-	case GSLB_DNSSEC_ECDSAP256SHA256:
-		return 64;
-	case GSLB_DNSSEC_ECDSAP384SHA384:
-		return 96;
-	case GSLB_DNSSEC_ED25519:
-		return 32;
-	default:
-		return 0;
-	}
-}
-
 /* ------------------------------------------------------------------------ */
 /* The wire format                                                          */
 
@@ -433,11 +418,6 @@ static int parse_key(json_t *o, const uint8_t seal_key[GSLB_GOSSIP_KEY_LEN],
 	ret = zone_key_load(w.zone, w.algorithm, pem, pem_len, w.created,
 			    w.node_id, &zk);
 	char *pub = NULL;
-	/* libdnssec takes any ECDSA key for either ECDSA algorithm. */
-	if (ret == GSLB_EOK &&
-	    zk->dnskey_len - 4 != public_key_size(w.algorithm)) {
-		ret = GSLB_EINVAL;
-	}
 	if (ret == GSLB_EINVAL) {
 		snprintf(why, why_len, "the private key is not a valid %s key",
 			 dnssec_algorithm_name(w.algorithm));

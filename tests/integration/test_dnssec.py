@@ -990,13 +990,22 @@ class Unbound:
                                      % self.describe())
 
     def query(self, name, rdtype="A", tcp=False):
-        """Asks with DO=1; retries over TCP when truncated."""
+        """Asks with DO=1; retries over TCP when truncated, and after a
+        time-out, as a stub resolver does (unbound may first wait on a
+        nameserver that has just gone, on a loaded machine for long)."""
         q = dns.message.make_query(name, rdtype, want_dnssec=True)
-        if not tcp:
-            msg = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=10)
-            if not msg.flags & dns.flags.TC:
-                return msg
-        return dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=10)
+        for attempt in range(3):
+            try:
+                if not tcp:
+                    msg = dns.query.udp(q, "127.0.0.1", port=self.port,
+                                        timeout=10)
+                    if not msg.flags & dns.flags.TC:
+                        return msg
+                return dns.query.tcp(q, "127.0.0.1", port=self.port,
+                                     timeout=10)
+            except dns.exception.Timeout:
+                if attempt == 2:
+                    raise
 
     def log(self):
         try:
