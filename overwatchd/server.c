@@ -278,7 +278,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		/* Signatures are made again in good time before they expire
 		 * (DNSSEC_SIG_REFRESH), even when nothing else changes. */
 		publish(srv);
+	}
+	/* Separately: under constant flapping the branch above never runs,
+	 * and the cache must not grow with every set ever answered. */
+	if (srv->signing.signer_for != NULL &&
+	    now - srv->swept >= RESIGN_INTERVAL) {
 		keys_sweep(srv->keys, now - RESIGN_INTERVAL);
+		srv->swept = now;
 	}
 	reclaim(srv, false);
 }
@@ -410,6 +416,7 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	}
 	srv.signing.signer_for = keys_signer_for;
 	srv.signing.arg = srv.keys;
+	srv.swept = gslb_clock_wall() / GSLB_SEC;
 	if (gslb_registry_sync_static(srv.reg, cfg, gslb_clock_mono()) !=
 		    GSLB_EOK ||
 	    validator_new(srv.base, srv.reg, srv.metrics, on_verdict, &srv,

@@ -51,6 +51,7 @@ struct server {
 
 	/* Zone signers for the snapshot builder; signer_for NULL: none. */
 	struct snap_signing signing;
+	int64_t swept; /* unix seconds: signature caches last swept */
 
 	struct validator *validator;
 	struct state *state;
