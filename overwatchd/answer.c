@@ -381,35 +381,39 @@ static enum lookup_result lookup(struct answer_ctx *ctx,
 	}
 }
 
-/* Puts rr and, when given, its RRSIG; KNOT_ESPACE when they don't fit. */
-static int put_signed(knot_pkt_t *resp, uint16_t hint, const knot_rrset_t *rr,
-		      const knot_rdata_t *sig)
+/* The RRSIG RRset of covered: one signature, the covered TTL. */
+static knot_rrset_t rrsig_of(const knot_rrset_t *covered,
+			     const knot_rdata_t *sig)
 {
-	int ret = knot_pkt_put(resp, hint, rr, KNOT_PF_NOTRUNC);
-	if (ret == KNOT_EOK && sig != NULL) {
-		knot_rrset_t rrsig;
-		knot_rrset_init(&rrsig, rr->owner, KNOT_RRTYPE_RRSIG,
-				KNOT_CLASS_IN, rr->ttl);
-		rrsig.rrs.count = 1;
-		rrsig.rrs.size = (uint32_t)knot_rdata_size(sig->len);
-		rrsig.rrs.rdata = (knot_rdata_t *)sig;
-		ret = knot_pkt_put(resp, hint, &rrsig, KNOT_PF_NOTRUNC);
-	}
-	return ret;
-}
-
-static int put_rrsig(knot_pkt_t *resp, const knot_rrset_t *covered,
-		     const knot_rdata_t *sig, unsigned *n)
-{
-	if (covered->rrs.count == 0 || sig == NULL) {
-		return KNOT_EOK;
-	}
 	knot_rrset_t rrsig;
 	knot_rrset_init(&rrsig, covered->owner, KNOT_RRTYPE_RRSIG,
 			KNOT_CLASS_IN, covered->ttl);
 	rrsig.rrs.count = 1;
 	rrsig.rrs.size = (uint32_t)knot_rdata_size(sig->len);
 	rrsig.rrs.rdata = (knot_rdata_t *)sig;
+	return rrsig;
+}
+
+/* Puts rr and, when given, its RRSIG; KNOT_ESPACE when they don't fit. */
+static int put_signed(knot_pkt_t *resp, uint16_t hint, const knot_rrset_t *rr,
+		      const knot_rdata_t *sig)
+{
+	int ret = knot_pkt_put(resp, hint, rr, KNOT_PF_NOTRUNC);
+	if (ret == KNOT_EOK && sig != NULL) {
+		knot_rrset_t rrsig = rrsig_of(rr, sig);
+		ret = knot_pkt_put(resp, hint, &rrsig, KNOT_PF_NOTRUNC);
+	}
+	return ret;
+}
+
+/* Puts only the RRSIG of covered (if any) and counts it in *n. */
+static int put_rrsig(knot_pkt_t *resp, const knot_rrset_t *covered,
+		     const knot_rdata_t *sig, unsigned *n)
+{
+	if (covered->rrs.count == 0 || sig == NULL) {
+		return KNOT_EOK;
+	}
+	knot_rrset_t rrsig = rrsig_of(covered, sig);
 	(*n)++;
 	return knot_pkt_put(resp, KNOT_COMPR_HINT_QNAME, &rrsig,
 			    KNOT_PF_NOTRUNC);
