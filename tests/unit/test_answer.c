@@ -89,8 +89,9 @@ static void fixture_up(bool last_healthy)
 static void rebuild(void)
 {
 	struct snapshot *s = NULL;
-	ck_assert_int_eq(snapshot_build(fx.cfg, fx.reg, fx.snap, NULL, ++fx.gen, &s),
-			 GSLB_EOK);
+	ck_assert_int_eq(
+		snapshot_build(fx.cfg, fx.reg, fx.snap, NULL, ++fx.gen, &s),
+		GSLB_EOK);
 	snapshot_free(fx.snap);
 	fx.snap = s;
 }
