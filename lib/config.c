@@ -799,11 +799,61 @@ static const struct cfg_node *find3(const struct cfg_node *root, const char *k1,
 	return node;
 }
 
+bool gslb_agent_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 64) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (!isalnum(c) && c != '.' && c != '_' && c != '-') {
+			return false;
+		}
+	}
+	return true;
+}
+
+#define GOSSIP_KEY_REQUIRED                                                  \
+	"encryption_key is required. OpenGSLB requires encrypted gossip " \
+	"communication. Generate a key with: openssl rand -base64 32"
+
+/*
+ * Agents and overwatches speak only sealed gossip, and DNSSEC key sync
+ * seals keys with the same key: no key, no start. (A file that is not a
+ * mapping at all has said so already.)
+ */
+static void require_gossip_key(struct cfg_loader *ld)
+{
+	const struct cfg_node *near, *root = ld->files[0].root;
+	if (root != NULL && root->kind == CFG_NODE_MAP &&
+	    find3(root, "overwatch", "gossip", "encryption_key", &near) ==
+		    NULL &&
+	    !ld->cfg->overwatch.gossip.key_set) {
+		cfg_err_at(ld, near, "overwatch.gossip", GOSSIP_KEY_REQUIRED);
+	}
+}
+
 static void finish_agent(struct cfg_loader *ld)
 {
 	struct gslb_agent_config *agent = &ld->cfg->agent;
 	const struct cfg_node *root = ld->files[0].root, *near, *node;
 	char ipath[CFG_PATH_LEN];
+
+	if (agent->identity.agent_id == NULL) {
+		char host[256] = "agent";
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0') {
+			strcpy(host, "agent");
+		}
+		host[64] = '\0';
+		for (char *c = host; *c != '\0'; c++) {
+			if (!isalnum((unsigned char)*c) && *c != '.' &&
+			    *c != '_' && *c != '-') {
+				*c = '-';
+			}
+		}
+		agent->identity.agent_id = cfg_strdup(ld, host);
+	}
 
 	node = find3(root, "agent", "identity", "service_token", &near);
 	if (node == NULL ||
@@ -820,11 +870,7 @@ static void finish_agent(struct cfg_loader *ld)
 	}
 	node = find3(root, "agent", "gossip", "encryption_key", &near);
 	if (node == NULL) {
-		cfg_err_at(
-			ld, near, "agent.gossip",
-			"encryption_key is required. OpenGSLB requires "
-			"encrypted gossip communication. Generate a key with: "
-			"openssl rand -base64 32");
+		cfg_err_at(ld, near, "agent.gossip", GOSSIP_KEY_REQUIRED);
 	}
 	node = find3(root, "agent", "gossip", "overwatch_nodes", &near);
 	if (node == NULL || (node->kind == CFG_NODE_SEQ && node->n_kids == 0)) {
@@ -986,6 +1032,7 @@ void gslb_config_free(struct gslb_config *cfg)
 
 	struct gslb_agent_config *a = &cfg->agent;
 	free(a->identity.service_token);
+	free(a->identity.agent_id);
 	free(a->identity.region);
 	free(a->identity.cert_path);
 	free(a->identity.key_path);
@@ -1065,6 +1112,7 @@ int gslb_config_load(const char *path, enum gslb_mode mode,
 	if (!ld.incomplete && ld.n_files > 0) {
 		if (mode == GSLB_MODE_OVERWATCH) {
 			finish_overwatch(&ld);
+			require_gossip_key(&ld);
 		} else {
 			finish_agent(&ld);
 		}

@@ -218,6 +218,9 @@ struct gslb_agent_backend {
 struct gslb_agent_config {
 	struct {
 		char *service_token; /* at least 16 characters */
+		/* Names the agent to the overwatches; default: the host
+		 * name, with characters outside [A-Za-z0-9._-] as '-'. */
+		char *agent_id;
 		char *region;
 		char *cert_path; /* default GSLB_STATEDIR/agent.crt */
 		char *key_path;  /* default GSLB_STATEDIR/agent.key */
@@ -312,6 +315,9 @@ const struct gslb_region *gslb_config_region(const struct gslb_config *cfg,
 					     const char *name);
 const struct gslb_domain *gslb_config_domain(const struct gslb_config *cfg,
 					     const char *name);
+
+/* 1 to 64 of [A-Za-z0-9._-]: what an agent id may be. */
+bool gslb_agent_id_ok(const char *id);
 
 /* Canonical names for messages and the API. */
 const char *gslb_algorithm_name(enum gslb_algorithm alg);

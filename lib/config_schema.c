@@ -1965,20 +1965,6 @@ static void fn_ow_key(struct cfg_loader *ld, const struct cfg_node *node,
 	key_decode(ld, node, path, ow->gossip.key, &ow->gossip.key_set);
 }
 
-/* Gossip runs only with a key: a bind address alone would do nothing. */
-static void post_ow_gossip(struct cfg_loader *ld, const struct cfg_node *node,
-			   void *base, const char *path)
-{
-	char kpath[CFG_PATH_LEN];
-	if (!cfg_unset(node, "bind_address") &&
-	    cfg_unset(node, "encryption_key")) {
-		cfg_path_key(kpath, path, "bind_address");
-		cfg_err_at(ld, cfg_map_get(node, "bind_address"), kpath,
-			   "bind_address requires encryption_key (generate one "
-			   "with: openssl rand -base64 32)");
-	}
-}
-
 static void post_validation(struct cfg_loader *ld, const struct cfg_node *node,
 			    void *base, const char *path)
 {
@@ -2173,42 +2159,10 @@ static const struct item dnssec_items[] = {
 	END,
 };
 
-/*
- * Across overwatch's sections, whatever their order in the file: key sync
- * sends private keys sealed with the gossip key, never in clear.
- */
-static void post_overwatch(struct cfg_loader *ld, const struct cfg_node *node,
-			   void *base, const char *path)
-{
-	const struct gslb_overwatch_config *ow =
-		&((const struct gslb_config *)base)->overwatch;
-	const struct cfg_node *dnssec = cfg_map_get(node, "dnssec");
-	const struct cfg_node *sync = NULL, *peers = NULL;
-	char ppath[CFG_PATH_LEN], kpath[CFG_PATH_LEN];
-
-	if (dnssec != NULL && dnssec->kind == CFG_NODE_MAP) {
-		sync = cfg_map_get(dnssec, "key_sync");
-	}
-	if (sync != NULL && sync->kind == CFG_NODE_MAP) {
-		peers = cfg_map_get(sync, "peers");
-	}
-	if (peers == NULL || ow->dnssec.n_key_sync_peers == 0 ||
-	    ow->gossip.key_set) {
-		return;
-	}
-	cfg_path_key(ppath, path, "dnssec");
-	cfg_path_key(kpath, ppath, "key_sync");
-	cfg_path_key(ppath, kpath, "peers");
-	cfg_err_at(ld, peers, ppath,
-		   "key sync requires overwatch.gossip.encryption_key: zone "
-		   "keys travel between overwatches sealed with it, never in "
-		   "clear (generate one with: openssl rand -base64 32)");
-}
-
 static const struct item overwatch_items[] = {
 	SECTION("identity", 0, 0, ow_identity_items, NULL),
 	FN("agent_tokens", F_INC, fn_agent_tokens),
-	SECTION("gossip", 0, 0, ow_gossip_items, post_ow_gossip),
+	SECTION("gossip", 0, 0, ow_gossip_items, NULL),
 	SECTION("validation", 0, 0, validation_items, post_validation),
 	SECTION("stale", 0, 0, stale_items, post_stale),
 	SECTION("dnssec", 0, 0, dnssec_items, post_dnssec),
@@ -2294,6 +2248,25 @@ static void fn_backends(struct cfg_loader *ld, const struct cfg_node *node,
 	}
 }
 
+/* The agent id travels in every gossip message (GOSSIP_AGENT_ID_MAX). */
+static void fn_agent_id(struct cfg_loader *ld, const struct cfg_node *node,
+			void *base, const char *path)
+{
+	struct gslb_agent_config *agent = &((struct gslb_config *)base)->agent;
+	const char *text = cfg_scalar(ld, node, path, "an agent id");
+	if (text == NULL || *text == '\0') {
+		return;
+	}
+	if (!gslb_agent_id_ok(text)) {
+		cfg_err_at(ld, node, path,
+			   "agent_id \"%s\": use 1 to 64 letters, digits, "
+			   "'.', '_' or '-'",
+			   text);
+		return;
+	}
+	set_str(&agent->identity.agent_id, cfg_strdup(ld, text));
+}
+
 static void fn_agent_key(struct cfg_loader *ld, const struct cfg_node *node,
 			 void *base, const char *path)
 {
@@ -2333,6 +2306,7 @@ static const struct item agent_identity_items[] = {
 	  .kind = K_STR,
 	  FIELD(struct gslb_config, agent.identity.service_token),
 	  .min = 16 },
+	FN("agent_id", 0, fn_agent_id),
 	STR("region", struct gslb_config, agent.identity.region),
 	PATHNAME("cert_path", struct gslb_config, agent.identity.cert_path),
 	PATHNAME("key_path", struct gslb_config, agent.identity.key_path),
@@ -2406,7 +2380,7 @@ static const struct item top_items[] = {
 	SECTION("dns", F_OW, 0, dns_items, NULL),
 	FN("regions", F_OW | F_INC, fn_regions),
 	FN("domains", F_OW | F_INC, fn_domains),
-	SECTION("overwatch", F_OW | F_INC, 0, overwatch_items, post_overwatch),
+	SECTION("overwatch", F_OW | F_INC, 0, overwatch_items, NULL),
 	SECTION("agent", F_AGENT | F_INC, 0, agent_items, NULL),
 	END,
 };

@@ -44,6 +44,9 @@ enum gslb_status gslb_backend_status(const struct gslb_backend *b,
 						: GSLB_STATUS_HEALTHY;
 	}
 	if (b->source == GSLB_SOURCE_AGENT) {
+		if (b->stale_after > 0) {
+			stale_after = b->stale_after;
+		}
 		if (now - b->agent_last_seen > stale_after) {
 			return GSLB_STATUS_STALE;
 		}
@@ -277,6 +280,9 @@ static int add_entry(struct gslb_registry *reg, const char *service,
 	e->b.port = port;
 	e->b.weight = weight;
 	e->b.source = source;
+	if (source == GSLB_SOURCE_AGENT) {
+		e->b.agent_last_seen = now;
+	}
 	e->b.validation = GSLB_UNKNOWN;
 	e->b.override = GSLB_UNKNOWN;
 	e->b.status = gslb_backend_status(&e->b, now, reg->stale_after);
@@ -487,6 +493,22 @@ bool gslb_registry_set_agent_claim(struct gslb_registry *reg,
 	b->agent_healthy = healthy;
 	b->agent_last_seen = now;
 	return recompute(reg, b, now);
+}
+
+bool gslb_registry_touch_agent(struct gslb_registry *reg,
+			       struct gslb_backend *b, gslb_time_t now)
+{
+	b->agent_last_seen = now;
+	return recompute(reg, b, now);
+}
+
+void gslb_registry_set_weight(struct gslb_registry *reg,
+			      struct gslb_backend *b, uint32_t weight)
+{
+	if (b->weight != weight) {
+		b->weight = weight;
+		reg->generation++;
+	}
 }
 
 bool gslb_registry_refresh(struct gslb_registry *reg, gslb_time_t now)

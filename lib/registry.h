@@ -53,8 +53,11 @@ struct gslb_backend {
 	const struct gslb_server *server;
 
 	/* Agent claim (source agent). */
+	const char *agent_id; /* the reporting agent's; owned by its record */
 	bool agent_healthy;
 	gslb_time_t agent_last_seen;
+	/* Silence after which the claim is stale; 0: the registry's. */
+	gslb_duration_t stale_after;
 
 	/* Overwatch's own checks. */
 	enum gslb_tristate validation;
@@ -132,9 +135,17 @@ bool gslb_registry_set_validation(struct gslb_registry *reg,
 bool gslb_registry_set_draining(struct gslb_registry *reg,
 				struct gslb_backend *b, bool draining,
 				gslb_time_t now);
+/* Also records that the agent was heard from at now. */
 bool gslb_registry_set_agent_claim(struct gslb_registry *reg,
 				   struct gslb_backend *b, bool healthy,
 				   gslb_time_t now);
+/* The agent was heard from (a heartbeat): the claim is not stale. */
+bool gslb_registry_touch_agent(struct gslb_registry *reg,
+			       struct gslb_backend *b, gslb_time_t now);
+/* A new weight (agent or API backends); bumps the generation if it
+ * changed. */
+void gslb_registry_set_weight(struct gslb_registry *reg,
+			      struct gslb_backend *b, uint32_t weight);
 
 /* Recomputes every status (time passes: staleness); true if any changed. */
 bool gslb_registry_refresh(struct gslb_registry *reg, gslb_time_t now);

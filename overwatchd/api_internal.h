@@ -97,9 +97,18 @@ void api_handle_servers(struct api *api, struct evhttp_request *req,
 void api_handle_audit(struct api *api, struct evhttp_request *req,
 		      const char *rest, const char *query,
 		      const struct api_caller *caller);
+/* DELETE /api/v1/overwatch/agents/{id}: answered once the pin's removal
+ * is committed. */
+void api_agent_revoke(struct api *api, struct evhttp_request *req,
+		      const char *agent_id, const struct api_caller *caller);
 /* Answers nothing more: replies of changes still being committed are
  * dropped (the changes themselves complete). */
 void api_writes_abandon(struct api *api);
+
+/* api_agents.c: /api/v1/overwatch/agents[/{id}]. */
+void api_handle_agents(struct api *api, struct evhttp_request *req,
+		       const char *rest, const char *query,
+		       const struct api_caller *caller);
 
 /* api_dnssec.c: /api/v1/dnssec, /status, /ds, /keys and /sync. */
 void api_handle_dnssec(struct api *api, struct evhttp_request *req,

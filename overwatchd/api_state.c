@@ -37,6 +37,7 @@ enum write_kind {
 	W_BACKEND_OVERRIDE_CLEAR,
 	W_SERVER_ADD,
 	W_SERVER_REMOVE,
+	W_AGENT_REVOKE,
 	W_AUDIT,
 };
 
@@ -51,6 +52,8 @@ struct write {
 	struct gslb_ip ip;
 	uint16_t port;
 	bool healthy;
+	/* W_AGENT_REVOKE */
+	size_t removed;
 	/* W_AUDIT */
 	size_t limit;
 	size_t offset;
@@ -1015,6 +1018,49 @@ static void server_remove(struct api *api, struct evhttp_request *req,
 			write_free(w);
 		}
 		api_send_json(api, req, HTTP_INTERNAL, NULL);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Agents                                                                   */
+
+static void on_agent_revoked(void *arg, int err, const char *message)
+{
+	struct write *w = arg;
+	struct api *api;
+	struct evhttp_request *req = write_outcome(w, err, message, &api);
+	if (req == NULL) {
+		return;
+	}
+	api_send_json(api, req, HTTP_OK,
+		      json_pack("{s:b, s:s, s:s, s:I}", "success", 1, "message",
+				"Agent certificate deleted", "agent_id",
+				w->service, "backends_removed",
+				(json_int_t)w->removed));
+	write_free(w);
+}
+
+void api_agent_revoke(struct api *api, struct evhttp_request *req,
+		      const char *agent_id, const struct api_caller *caller)
+{
+	struct write *w = write_new(api, req, W_AGENT_REVOKE);
+	if (w == NULL || (w->service = strdup(agent_id)) == NULL) {
+		if (w != NULL) {
+			write_free(w);
+		}
+		api_send_json(api, req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	int ret = agents_revoke(api->srv->agents, agent_id, &caller->actor,
+				on_agent_revoked, w, &w->removed);
+	if (ret != GSLB_EOK) {
+		write_free(w);
+		if (ret == GSLB_ENOENT) {
+			api_send_error(api, req, HTTP_NOTFOUND,
+				       "agent not found");
+		} else {
+			api_send_json(api, req, HTTP_INTERNAL, NULL);
+		}
 	}
 }
 

@@ -428,6 +428,9 @@ static void puts_(struct render *r, const char *s)
 /* A label value: backslash, double quote and line feed are escaped. */
 static void put_escaped(struct render *r, const char *s)
 {
+	if (s == NULL) {
+		return; /* a label without a value, e.g. no region */
+	}
 	for (;;) {
 		size_t n = strcspn(s, "\\\"\n");
 		put(r, s, n);
@@ -777,8 +780,6 @@ static void render_backends(struct metrics *m, struct render *r)
 	}
 	gauge(r, P "overwatch_overrides_active",
 	      "Backends with a manual override.", overrides);
-	gauge(r, P "overwatch_agents_registered",
-	      "Distinct agents with backends in the registry.", 0);
 	gauge(r, P "overwatch_validation_enabled",
 	      "Whether the overwatch checks backends itself (1) or not (0).",
 	      srv->validator != NULL && validator_enabled(srv->validator));
@@ -1078,6 +1079,121 @@ static void render_dnssec_keys(struct metrics *m, struct render *r)
 	}
 }
 
+/* Agents (agents.c) and the gossip receiver. */
+static void render_agents(struct metrics *m, struct render *r)
+{
+	const struct agents *ag = m->srv->agents;
+	if (ag == NULL) {
+		return;
+	}
+	struct agents_stats st;
+	agents_stats(ag, &st);
+	char num[NUM_LEN];
+
+	gauge(r, P "overwatch_agent_certs_pinned",
+	      "Agents whose certificate is pinned.", st.pinned);
+	gauge(r, P "overwatch_agents_registered",
+	      "Agents with a session (registered since this start).",
+	      st.connected);
+	gauge(r, P "overwatch_stale_agents",
+	      "Registered agents silent for longer than their heartbeat "
+	      "interval times missed_threshold.",
+	      st.stale);
+	gauge(r, P "overwatch_stale_backends",
+	      "Backends whose effective status is stale.", st.stale_backends);
+	family(r, P "overwatch_agent_heartbeat_age_seconds", "gauge",
+	       "Time since each registered agent was last heard from.");
+	struct agent_info info;
+	for (size_t i = 0; agents_at(ag, i, &info); i++) {
+		if (!info.connected || info.heartbeat_age < 0) {
+			continue;
+		}
+		const struct label l[] = {
+			{ "agent_id", info.agent_id },
+			{ "region", info.region },
+		};
+		sample(r, P "overwatch_agent_heartbeat_age_seconds", l, 2,
+		       fmt_ns(num, info.heartbeat_age));
+	}
+	family(r, P "overwatch_agent_auth_success_total", "counter",
+	       "Registrations accepted.");
+	sample_u64(r, P "overwatch_agent_auth_success_total", NULL, 0,
+		   st.registrations);
+	family(r, P "overwatch_agent_auth_failures_total", "counter",
+	       "Registrations refused, by reason.");
+	static const enum gossip_reject auth[] = {
+		GOSSIP_R_BAD_SIGNATURE, GOSSIP_R_BAD_CERTIFICATE,
+		GOSSIP_R_BAD_TOKEN,     GOSSIP_R_CERT_MISMATCH,
+		GOSSIP_R_UNKNOWN_SERVICE,
+	};
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(auth); i++) {
+		const struct label l = { "reason", gossip_reject_name(auth[i]) };
+		sample_u64(r, P "overwatch_agent_auth_failures_total", &l, 1,
+			   st.rejected[auth[i]]);
+	}
+	family(r, P "overwatch_agent_events_total", "counter",
+	       "Agents pinned on first use, certificate rotations, agents "
+	       "gone stale, agents whose backends were removed after "
+	       "stale.remove_after, and deregistrations.");
+	const struct {
+		const char *event;
+		uint64_t n;
+	} events[] = {
+		{ "pinned", st.pinned_new },
+		{ "rotated", st.rotations },
+		{ "stale", st.stale_events },
+		{ "removed", st.removals },
+		{ "deregistered", st.deregistrations },
+	};
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(events); i++) {
+		const struct label l = { "event", events[i].event };
+		sample_u64(r, P "overwatch_agent_events_total", &l, 1,
+			   events[i].n);
+	}
+
+	family(r, P "gossip_messages_received_total", "counter",
+	       "Gossip messages accepted, by type.");
+	static const enum gossip_type types[] = {
+		GOSSIP_HEARTBEAT,
+		GOSSIP_REGISTER,
+		GOSSIP_STATE,
+		GOSSIP_DEREGISTER,
+	};
+	static const char *const type_name[] = {
+		[GOSSIP_HEARTBEAT] = "heartbeat",
+		[GOSSIP_REGISTER] = "register",
+		[GOSSIP_STATE] = "state",
+		[GOSSIP_DEREGISTER] = "deregister",
+	};
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(types); i++) {
+		const struct label l = { "type", type_name[types[i]] };
+		sample_u64(r, P "gossip_messages_received_total", &l, 1,
+			   st.received[types[i]]);
+	}
+	family(r, P "gossip_messages_rejected_total", "counter",
+	       "Gossip datagrams and messages dropped or refused, by "
+	       "reason.");
+	for (int i = GOSSIP_R_MALFORMED; i < GOSSIP_R_COUNT; i++) {
+		const struct label l = {
+			"reason", gossip_reject_name((enum gossip_reject)i)
+		};
+		sample_u64(r, P "gossip_messages_rejected_total", &l, 1,
+			   st.rejected[i]);
+	}
+	family(r, P "gossip_decryption_failures_total", "counter",
+	       "Datagrams that did not open with the gossip key.");
+	sample_u64(r, P "gossip_decryption_failures_total", NULL, 0,
+		   st.rejected[GOSSIP_R_UNSEALABLE]);
+	family(r, P "gossip_messages_sent_total", "counter",
+	       "Acknowledgements sent to agents.");
+	const struct label ack = { "type", "ack" };
+	sample_u64(r, P "gossip_messages_sent_total", &ack, 1, st.acks_sent);
+	family(r, P "gossip_message_send_failures_total", "counter",
+	       "Acknowledgements that could not be sent.");
+	sample_u64(r, P "gossip_message_send_failures_total", NULL, 0,
+		   st.send_failures);
+}
+
 static int render(struct metrics *m, struct evbuffer *b)
 {
 	struct render *r = malloc(sizeof(*r));
@@ -1095,6 +1211,7 @@ static int render(struct metrics *m, struct evbuffer *b)
 	render_api(m, r);
 	render_state(m, r);
 	render_dnssec_keys(m, r);
+	render_agents(m, r);
 	render_process(m, r);
 	flush(r);
 	int ret = r->err;

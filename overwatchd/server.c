@@ -181,7 +181,9 @@ static bool restart_changed(const struct gslb_config *a,
 	       str_differs(a->api.address, b->api.address) ||
 	       str_differs(a->api.socket, b->api.socket) ||
 	       str_differs(a->metrics.address, b->metrics.address) ||
-	       str_differs(a->overwatch.data_dir, b->overwatch.data_dir);
+	       str_differs(a->overwatch.data_dir, b->overwatch.data_dir) ||
+	       str_differs(a->overwatch.gossip.bind_address,
+			   b->overwatch.gossip.bind_address);
 }
 
 static void reload(struct server *srv)
@@ -209,9 +211,10 @@ static void reload(struct server *srv)
 	}
 	if (restart_changed(srv->cfg, cfg)) {
 		log_warn("main", "changes to api.enabled, api.address, "
-				 "api.socket, metrics.enabled, metrics.address "
-				 "and overwatch.data_dir take effect after a "
-				 "restart");
+				 "api.socket, metrics.enabled, metrics.address, "
+				 "overwatch.data_dir and "
+				 "overwatch.gossip.bind_address take effect "
+				 "after a restart");
 	}
 	struct gslb_config *old = srv->cfg;
 	srv->cfg = cfg;
@@ -244,6 +247,7 @@ static void reload(struct server *srv)
 		sd_notify_send("READY=1");
 		return;
 	}
+	agents_reload(srv->agents);
 	gslb_log_setup(cfg->logging.level, cfg->logging.format);
 	gslb_config_free(old);
 	srv->config_loaded = gslb_clock_wall();
@@ -269,6 +273,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
+	agents_tick(srv->agents);
 	gslb_registry_refresh(srv->reg, gslb_clock_mono());
 	int64_t now = gslb_clock_wall() / GSLB_SEC;
 	if (gslb_registry_generation(srv->reg) != srv->reg_generation) {
@@ -425,6 +430,10 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 		goto out;
 	}
 	state_registry_synced(srv.state);
+	if (agents_open(&srv, &srv.agents) != GSLB_EOK) {
+		log_error("main", "start-up failed: cannot receive agents");
+		goto out;
+	}
 	if (publish(&srv) != GSLB_EOK) {
 		log_error("main", "start-up failed: out of memory");
 		goto out;
@@ -468,6 +477,8 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 out:
 	/* Before the state: adoptions still queued are only dropped. */
 	keys_free(srv.keys);
+	/* Before the validator and the state: its backends leave both. */
+	agents_free(srv.agents);
 	/* Changes still queued are committed and answered first. */
 	state_free(srv.state);
 	api_free(srv.api);

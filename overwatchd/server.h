@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "agents.h"
 #include "answer.h"
 #include "api.h"
 #include "config.h"
@@ -54,6 +55,7 @@ struct server {
 	int64_t swept; /* unix seconds: signature caches last swept */
 
 	struct validator *validator;
+	struct agents *agents; /* after the validator, before DNS */
 	struct state *state;
 	struct keys *keys; /* DNSSEC zone keys; after state, before DNS */
 	struct event *publish_soon; /* coalesces health changes */

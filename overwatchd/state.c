@@ -38,6 +38,8 @@ struct state {
 	/* DNSSEC keys read at start, until keys_open() takes them. */
 	struct store_dnssec_key *dnssec_keys;
 	size_t n_dnssec_keys;
+	struct store_agent *agents;
+	size_t n_agents;
 
 	/* Backends whose verdict changed since the last flush. */
 	struct key *dirty;
@@ -709,6 +711,15 @@ struct store *state_store_rw(struct state *st)
 	return st->store;
 }
 
+void state_take_agents(struct state *st, struct store_agent **agents,
+		       size_t *n)
+{
+	*agents = st->agents;
+	*n = st->n_agents;
+	st->agents = NULL;
+	st->n_agents = 0;
+}
+
 void state_take_dnssec_keys(struct state *st, struct store_dnssec_key **keys,
 			    size_t *n)
 {
@@ -770,6 +781,10 @@ static int load(struct state *st, struct store_contents *c)
 	st->n_dnssec_keys = c->n_dnssec_keys;
 	c->dnssec_keys = NULL;
 	c->n_dnssec_keys = 0;
+	st->agents = c->agents;
+	st->n_agents = c->n_agents;
+	c->agents = NULL;
+	c->n_agents = 0;
 	log_info("state",
 		 "state database %s: %zu overrides, %zu API servers, %zu "
 		 "health verdicts",
@@ -846,6 +861,10 @@ void state_free(struct state *st)
 		store_backend_state_clear(&st->restored[i]);
 	}
 	free(st->restored);
+	for (size_t i = 0; i < st->n_agents; i++) {
+		store_agent_clear(&st->agents[i]);
+	}
+	free(st->agents);
 	for (size_t i = 0; i < st->n_dnssec_keys; i++) {
 		store_dnssec_key_clear(&st->dnssec_keys[i]);
 	}

@@ -53,6 +53,10 @@ struct store *state_store_rw(struct state *st);
 void state_take_dnssec_keys(struct state *st, struct store_dnssec_key **keys,
 			    size_t *n);
 
+/* The pinned agents read at start, once (caller clears and frees them). */
+void state_take_agents(struct state *st, struct store_agent **agents,
+		       size_t *n);
+
 /* The record of an API-added backend; NULL for others. */
 const struct store_server *state_server(const struct state *st,
 					const struct gslb_backend *b);

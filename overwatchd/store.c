@@ -31,10 +31,11 @@
 /*
  * Schema migrations, in order: step i takes the file from user_version i
  * to i + 1. A step, once released, never changes; a new version appends
- * one. Planned: 3+ for pinned agent certificates.
+ * one.
  *
  * Addresses are canonical text (gslb_ip_format), times wall-clock
- * nanoseconds (but DNSSEC keys' created_at: unix seconds), booleans 0/1.
+ * nanoseconds (but DNSSEC keys' created_at and the agents' times: unix
+ * seconds), booleans 0/1.
  * Port 0 in overrides means every port.
  */
 static const char *const migrations[] = {
@@ -96,6 +97,18 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE UNIQUE INDEX dnssec_keys_active ON dnssec_keys (zone)"
 	" WHERE active = 1;",
+
+	/* 3: agents pinned on first use, with the certificate (DER). */
+	"CREATE TABLE agents ("
+	" agent_id TEXT PRIMARY KEY,"
+	" fingerprint TEXT NOT NULL,"
+	" certificate BLOB NOT NULL,"
+	" region TEXT,"
+	" services TEXT NOT NULL,"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL,"
+	" not_after INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define SCHEMA_VERSION ((int)GSLB_ARRAY_SIZE(migrations))
@@ -121,6 +134,9 @@ enum {
 	S_AUDIT_LIST,
 	S_KEY_DEACTIVATE,
 	S_PUT_KEY,
+	S_PUT_AGENT,
+	S_TOUCH_AGENT,
+	S_DELETE_AGENT,
 	N_STMTS
 };
 
@@ -167,6 +183,13 @@ static const char *const stmt_sql[N_STMTS] = {
 	[S_PUT_KEY] = "INSERT OR REPLACE INTO dnssec_keys (zone, key_id,"
 		      " algorithm, flags, created_at, node_id, private_pem,"
 		      " active) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	[S_PUT_AGENT] =
+		"INSERT OR REPLACE INTO agents (agent_id, fingerprint,"
+		" certificate, region, services, first_seen,"
+		" last_seen, not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	[S_TOUCH_AGENT] = "UPDATE agents SET last_seen = ?2"
+			  " WHERE agent_id = ?1 AND last_seen < ?2",
+	[S_DELETE_AGENT] = "DELETE FROM agents WHERE agent_id = ?",
 };
 
 enum op_kind {
@@ -178,6 +201,9 @@ enum op_kind {
 	OP_DELETE_STATE,
 	OP_AUDIT,
 	OP_PUT_KEY,
+	OP_PUT_AGENT,
+	OP_TOUCH_AGENT,  /* u.ag: agent_id and last_seen only */
+	OP_DELETE_AGENT, /* u.ag: agent_id only */
 };
 
 /* One change. The address is formatted when queued; "" for an address of
@@ -191,6 +217,7 @@ struct op {
 		struct store_backend_state b;
 		struct store_audit_entry a;
 		struct store_dnssec_key k;
+		struct store_agent ag;
 		struct {
 			char *service;
 			uint16_t port;
@@ -321,6 +348,16 @@ void store_dnssec_key_clear(struct store_dnssec_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
+void store_agent_clear(struct store_agent *a)
+{
+	free(a->agent_id);
+	free(a->fingerprint);
+	free(a->cert);
+	free(a->region);
+	free(a->services);
+	memset(a, 0, sizeof(*a));
+}
+
 void store_contents_clear(struct store_contents *c)
 {
 	for (size_t i = 0; i < c->n_overrides; i++) {
@@ -335,10 +372,14 @@ void store_contents_clear(struct store_contents *c)
 	for (size_t i = 0; i < c->n_dnssec_keys; i++) {
 		store_dnssec_key_clear(&c->dnssec_keys[i]);
 	}
+	for (size_t i = 0; i < c->n_agents; i++) {
+		store_agent_clear(&c->agents[i]);
+	}
 	free(c->overrides);
 	free(c->servers);
 	free(c->states);
 	free(c->dnssec_keys);
+	free(c->agents);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -788,6 +829,46 @@ static int read_dnssec_keys(struct store *st, struct store_contents *c,
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+static int read_agents(struct store *st, struct store_contents *c, bool *oom)
+{
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0;
+	int rc = sqlite3_prepare_v2(
+		st->db,
+		"SELECT agent_id, fingerprint, certificate, region, services,"
+		" first_seen, last_seen, not_after FROM agents"
+		" ORDER BY agent_id",
+		-1, &s, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_agent a = { 0 };
+		const void *cert = sqlite3_column_blob(s, 2);
+		int cert_len = sqlite3_column_bytes(s, 2);
+		a.first_seen = sqlite3_column_int64(s, 5);
+		a.last_seen = sqlite3_column_int64(s, 6);
+		a.not_after = sqlite3_column_int64(s, 7);
+		if (cert_len > 0) {
+			a.cert = malloc((size_t)cert_len);
+			if (a.cert != NULL) {
+				memcpy(a.cert, cert, (size_t)cert_len);
+				a.cert_len = (size_t)cert_len;
+			}
+		}
+		if ((cert_len > 0 && a.cert == NULL) ||
+		    !col_dup(s, 0, &a.agent_id) ||
+		    !col_dup(s, 1, &a.fingerprint) ||
+		    !col_dup(s, 3, &a.region) || !col_dup(s, 4, &a.services) ||
+		    !grow(&c->agents, &cap, c->n_agents, sizeof(*c->agents))) {
+			store_agent_clear(&a);
+			*oom = true;
+			break;
+		}
+		c->agents[c->n_agents++] = a;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Reads everything in one read transaction. */
 static int read_contents(struct store *st, struct store_contents *c, char *err,
 			 size_t err_len)
@@ -805,6 +886,9 @@ static int read_contents(struct store *st, struct store_contents *c, char *err,
 	}
 	if (rc == SQLITE_OK && !oom) {
 		rc = read_dnssec_keys(st, c, &oom);
+	}
+	if (rc == SQLITE_OK && !oom) {
+		rc = read_agents(st, c, &oom);
 	}
 	int ret = GSLB_EOK;
 	if (oom) {
@@ -904,6 +988,28 @@ static int run_op(struct store *st, struct op *op)
 		sqlite3_bind_blob(s, 7, op->u.k.private_pem,
 				  (int)op->u.k.private_pem_len, SQLITE_STATIC);
 		sqlite3_bind_int(s, 8, op->u.k.active ? 1 : 0);
+		break;
+	case OP_PUT_AGENT:
+		s = st->stmts[S_PUT_AGENT];
+		bind_text(s, 1, op->u.ag.agent_id);
+		bind_text(s, 2, op->u.ag.fingerprint);
+		/* NULL (refused by the schema) when there is no certificate. */
+		sqlite3_bind_blob(s, 3, op->u.ag.cert, (int)op->u.ag.cert_len,
+				  SQLITE_STATIC);
+		bind_text(s, 4, op->u.ag.region);
+		bind_text(s, 5, op->u.ag.services);
+		sqlite3_bind_int64(s, 6, op->u.ag.first_seen);
+		sqlite3_bind_int64(s, 7, op->u.ag.last_seen);
+		sqlite3_bind_int64(s, 8, op->u.ag.not_after);
+		break;
+	case OP_TOUCH_AGENT:
+		s = st->stmts[S_TOUCH_AGENT];
+		bind_text(s, 1, op->u.ag.agent_id);
+		sqlite3_bind_int64(s, 2, op->u.ag.last_seen);
+		break;
+	case OP_DELETE_AGENT:
+		s = st->stmts[S_DELETE_AGENT];
+		bind_text(s, 1, op->u.ag.agent_id);
 		break;
 	case OP_AUDIT:
 		s = st->stmts[S_AUDIT_INSERT];
@@ -1181,6 +1287,11 @@ static void txn_free_ops(struct store_txn *txn)
 			break;
 		case OP_PUT_KEY:
 			store_dnssec_key_clear(&op->u.k);
+			break;
+		case OP_PUT_AGENT:
+		case OP_TOUCH_AGENT:
+		case OP_DELETE_AGENT:
+			store_agent_clear(&op->u.ag);
 			break;
 		case OP_DELETE_OVERRIDE:
 		case OP_DELETE_SERVER:
@@ -1737,6 +1848,57 @@ int store_txn_put_dnssec_key(struct store_txn *txn,
 		c->private_pem_len = k->private_pem_len;
 	}
 	return GSLB_EOK;
+}
+
+int store_txn_put_agent(struct store_txn *txn, const struct store_agent *a)
+{
+	struct op *op = add_op(txn, OP_PUT_AGENT, NULL);
+	if (op == NULL) {
+		return GSLB_ENOMEM;
+	}
+	struct store_agent *c = &op->u.ag;
+	*c = *a;
+	c->agent_id = c->fingerprint = c->region = c->services = NULL;
+	c->cert = NULL;
+	c->cert_len = 0;
+	txn->n_ops++;
+	if (!copy_str(a->agent_id, &c->agent_id) ||
+	    !copy_str(a->fingerprint, &c->fingerprint) ||
+	    !copy_str(a->region, &c->region) ||
+	    !copy_str(a->services, &c->services)) {
+		return GSLB_ENOMEM;
+	}
+	if (a->cert_len > 0) {
+		c->cert = malloc(a->cert_len);
+		if (c->cert == NULL) {
+			return GSLB_ENOMEM;
+		}
+		memcpy(c->cert, a->cert, a->cert_len);
+		c->cert_len = a->cert_len;
+	}
+	return GSLB_EOK;
+}
+
+int store_txn_touch_agent(struct store_txn *txn, const char *agent_id,
+			  int64_t last_seen)
+{
+	struct op *op = add_op(txn, OP_TOUCH_AGENT, NULL);
+	if (op == NULL) {
+		return GSLB_ENOMEM;
+	}
+	op->u.ag.last_seen = last_seen;
+	txn->n_ops++;
+	return copy_str(agent_id, &op->u.ag.agent_id) ? GSLB_EOK : GSLB_ENOMEM;
+}
+
+int store_txn_delete_agent(struct store_txn *txn, const char *agent_id)
+{
+	struct op *op = add_op(txn, OP_DELETE_AGENT, NULL);
+	if (op == NULL) {
+		return GSLB_ENOMEM;
+	}
+	txn->n_ops++;
+	return copy_str(agent_id, &op->u.ag.agent_id) ? GSLB_EOK : GSLB_ENOMEM;
 }
 
 int store_txn_audit(struct store_txn *txn,

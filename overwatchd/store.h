@@ -2,8 +2,8 @@
 /*
  * The state database: one SQLite file (WAL) in overwatch.data_dir with what
  * must survive a restart: overrides, servers added through the API, the
- * last known validation state of backends, the audit log, and the zones'
- * DNSSEC keys.
+ * last known validation state of backends, the audit log, the zones'
+ * DNSSEC keys, and the agents' pinned certificates.
  *
  * It is opened and read on the main thread at start. After that, every
  * statement runs on the store's own thread: it commits all the changes
@@ -89,6 +89,24 @@ struct store_dnssec_key {
 	bool active; /* the zone's signing key; at most one per zone */
 };
 
+/*
+ * An agent pinned on first use (schema version 3): the certificate it
+ * registered with, trusted from then on for that agent id. Times are unix
+ * seconds, like the certificate's.
+ */
+struct store_agent {
+	char *agent_id;
+	char *fingerprint; /* lower-case hex SHA-256 of cert */
+	uint8_t *cert;     /* DER */
+	size_t cert_len;
+	char *region;   /* as the agent said; NULL: none */
+	char *services; /* the services its token was checked for,
+			   comma-separated, sorted */
+	int64_t first_seen;
+	int64_t last_seen;
+	int64_t not_after; /* the certificate's */
+};
+
 /* Everything read back at start. */
 struct store_contents {
 	struct store_override *overrides;
@@ -100,6 +118,9 @@ struct store_contents {
 	/* Ordered by zone, the active key first, then newest first. */
 	struct store_dnssec_key *dnssec_keys;
 	size_t n_dnssec_keys;
+	/* Ordered by agent id. */
+	struct store_agent *agents;
+	size_t n_agents;
 };
 
 struct store;
@@ -124,6 +145,7 @@ void store_server_clear(struct store_server *s);
 void store_backend_state_clear(struct store_backend_state *s);
 void store_audit_entry_clear(struct store_audit_entry *e);
 void store_dnssec_key_clear(struct store_dnssec_key *k);
+void store_agent_clear(struct store_agent *a);
 
 /* The file's path, for messages. */
 const char *store_path(const struct store *st);
@@ -164,6 +186,13 @@ int store_txn_audit(struct store_txn *txn,
  */
 int store_txn_put_dnssec_key(struct store_txn *txn,
 			     const struct store_dnssec_key *k);
+
+/* Puts an agent's pin (replacing the row with the same agent id). */
+int store_txn_put_agent(struct store_txn *txn, const struct store_agent *a);
+/* Only moves last_seen forward; a no-op for an absent agent. */
+int store_txn_touch_agent(struct store_txn *txn, const char *agent_id,
+			  int64_t last_seen);
+int store_txn_delete_agent(struct store_txn *txn, const char *agent_id);
 
 /*
  * Done callbacks run on the main loop. err is GSLB_EOK once the change is

@@ -376,6 +376,22 @@ int validator_sync(struct validator *v, const struct gslb_config *cfg)
 	return ret;
 }
 
+int validator_add(struct validator *v, const struct gslb_config *cfg,
+		  struct gslb_backend *b)
+{
+	if (!v->enabled || b->check != NULL) {
+		return GSLB_EOK;
+	}
+	return target_add(v, b, settings(v, cfg, b), NULL);
+}
+
+void validator_remove(struct validator *v, struct gslb_backend *b)
+{
+	if (b->check != NULL) {
+		target_free(v, b->check);
+	}
+}
+
 bool validator_enabled(const struct validator *v)
 {
 	return v->enabled;

@@ -40,6 +40,13 @@ void validator_free(struct validator *v);
 int validator_sync(struct validator *v,
 		   const struct gslb_config *cfg) GSLB_WARN_UNUSED;
 
+/* One backend joined the registry (an agent's) since the last sync:
+ * starts checking it without a whole sync. */
+int validator_add(struct validator *v, const struct gslb_config *cfg,
+		  struct gslb_backend *b) GSLB_WARN_UNUSED;
+/* Stops checking b, which is about to leave the registry. */
+void validator_remove(struct validator *v, struct gslb_backend *b);
+
 bool validator_enabled(const struct validator *v);
 
 /*

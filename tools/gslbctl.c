@@ -280,6 +280,58 @@ static const struct ctl_cmd commands[] = {
 		.run = cmd_dnssec_sync,
 	},
 	{
+		.name = "agents",
+		.synopsis = "agents list|show|revoke ...",
+		.subs = "list, show or revoke",
+		.summary = "agents, their pinned certificates and status",
+		.text = "The agents the overwatch knows: each is pinned to the "
+			"certificate it\nfirst registered with, and its "
+			"backends are accepted from that\ncertificate only.",
+	},
+	{
+		.name = "agents list",
+		.synopsis = "agents list",
+		.summary = "list the agents",
+		.text = "Lists every pinned agent: its region, status "
+			"(connected, stale or\noffline), backends (healthy/"
+			"total), when it was last seen, the start\nof its "
+			"certificate's fingerprint, and why it drains if it "
+			"does.",
+		.daemon = true,
+		.run = cmd_agents_list,
+	},
+	{
+		.name = "agents show",
+		.synopsis = "agents show ID",
+		.summary = "everything about one agent",
+		.text = "Shows an agent: status, address, region, services, "
+			"backends, draining,\nstate version, last heartbeat, "
+			"when it was first and last seen, and its\n"
+			"certificate's full fingerprint and expiry. Exit "
+			"status 1 if there is no\nagent ID.",
+		.min_args = 1,
+		.max_args = 1,
+		.arg_names = { "ID" },
+		.daemon = true,
+		.run = cmd_agents_show,
+	},
+	{
+		.name = "agents revoke",
+		.synopsis = "agents revoke ID",
+		.summary = "remove an agent's pin and its backends",
+		.text = "Deletes the agent's pinned certificate and removes "
+			"its backends from the\nregistry. The agent is pinned "
+			"again, with whatever certificate it then\nshows, at "
+			"its next registration unless its service token is "
+			"changed\nfirst. Exit status 1 if there is no agent "
+			"ID.",
+		.min_args = 1,
+		.max_args = 1,
+		.arg_names = { "ID" },
+		.daemon = true,
+		.run = cmd_agents_revoke,
+	},
+	{
 		.name = "version",
 		.synopsis = "version",
 		.summary = "versions of gslbctl and of the overwatch",
@@ -448,7 +500,8 @@ static void print_overview(void)
 		if (strcmp(c->name, "override") == 0 ||
 		    strcmp(c->name, "servers") == 0 ||
 		    strcmp(c->name, "config") == 0 ||
-		    strcmp(c->name, "dnssec") == 0) {
+		    strcmp(c->name, "dnssec") == 0 ||
+		    strcmp(c->name, "agents") == 0) {
 			continue; /* their sub-commands are listed */
 		}
 		const char *arg = strcmp(c->name, "config check") == 0 ? " FILE"

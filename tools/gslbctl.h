@@ -180,3 +180,8 @@ int cmd_version(struct ctl *ctl);
 int cmd_dnssec_ds(struct ctl *ctl);
 int cmd_dnssec_status(struct ctl *ctl);
 int cmd_dnssec_sync(struct ctl *ctl);
+
+/* gslbctl_agents.c */
+int cmd_agents_list(struct ctl *ctl);
+int cmd_agents_show(struct ctl *ctl);
+int cmd_agents_revoke(struct ctl *ctl);

@@ -222,10 +222,17 @@ def default_domains():
     ]
 
 
+# The gossip key of every test overwatch and agent (any 32 bytes).
+GOSSIP_KEY = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="
+GOSSIP_BLOCK = ["  gossip:",
+                '    encryption_key: "%s"' % GOSSIP_KEY,
+                '    bind_address: "127.0.0.1:$gossip_port"']
+
+
 def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
            dns_extra=(), validation=False, api=False, metrics=False):
     """The overwatch config as a template ($port, $api_port,
-    $metrics_port, $state_dir and $socket still to substitute). The
+    $metrics_port, $gossip_port, $state_dir and $socket still to substitute). The
     servers are documentation addresses nobody answers on, so validation
     is off unless asked for."""
     domains = default_domains() if domains is None else domains
@@ -269,6 +276,7 @@ def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
         "overwatch:",
         "  identity:",
         "    node_id: integration-test",
+    ] + GOSSIP_BLOCK + [
         "  validation:",
         "    enabled: %s" % ("true" if validation else "false"),
         "  dnssec:",
@@ -336,6 +344,7 @@ def checked_config(regions, api=False, metrics=False, dns_extra=(),
         % ZONE,
         "overwatch:",
         "  identity: { node_id: integration-test }",
+    ] + GOSSIP_BLOCK + [
         "  validation: { enabled: %s }" % str(validation).lower(),
         "  dnssec:",
         "    enabled: false",
@@ -457,6 +466,7 @@ class Daemon:
         self.port = None
         self.api_port = None
         self.metrics_port = None
+        self.gossip_port = None
         self.proc = None
         self.returncode = None
 
@@ -466,8 +476,8 @@ class Daemon:
         template = self.template if template is None else template
         return string.Template(template).substitute(
             port=self.port, api_port=self.api_port,
-            metrics_port=self.metrics_port, state_dir=self.state_dir,
-            socket=self.socket)
+            metrics_port=self.metrics_port, gossip_port=self.gossip_port,
+            state_dir=self.state_dir, socket=self.socket)
 
     def write_config(self, template=None, mode=0o600):
         """Writes the (new) config; returns the text written."""
@@ -485,6 +495,8 @@ class Daemon:
             self.port = free_port(self.hosts)
             self.api_port = free_port()
             self.metrics_port = free_port()
+            if self.gossip_port is None:  # agents keep talking to it
+                self.gossip_port = free_port()
             self.write_config()
             since = len(self.log_lines())  # a restart appends to the log
             env = dict(os.environ)
@@ -503,6 +515,7 @@ class Daemon:
             except AssertionError:
                 if self.proc.poll() is not None and \
                         "cannot listen" in self.log() and attempt < 2:
+                    self.gossip_port = None
                     continue  # lost a race for the port: take another
                 self.kill()
                 raise

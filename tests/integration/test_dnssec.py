@@ -1282,22 +1282,15 @@ class ResolverBackendFailure(ResolverCase):
 # ---------------------------------------------------------------------------
 # Two overwatches, one key
 
-GOSSIP_KEY = base64.b64encode(bytes(range(32))).decode()
-
 
 def key_sync_config(peers=()):
-    """config(api=True) signed, with the gossip key (bound to the port
-    picked for metrics, which stay off) and key sync from peers."""
-    text = dnssec_on(gslbtest.config(api=True),
+    """config(api=True) signed, with key sync from peers (the harness
+    gives every overwatch the same gossip key)."""
+    return dnssec_on(gslbtest.config(api=True),
                      extra=["key_sync:", "  peers: [%s]"
                             % ", ".join('"%s"' % p for p in peers),
                             "  poll_interval: 1s", "  timeout: 2s"]
                      if peers else ())
-    anchor = "  identity:\n    node_id: integration-test\n"
-    assert anchor in text
-    return text.replace(anchor, anchor + "  gossip:\n"
-                        '    bind_address: "127.0.0.1:$metrics_port"\n'
-                        '    encryption_key: "%s"\n' % GOSSIP_KEY)
 
 
 class TwoOverwatchesOneKey(ResolverCase):

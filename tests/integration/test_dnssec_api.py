@@ -26,7 +26,6 @@ import gslbtest  # noqa: E402
 from gslbtest import DNSSEC_ACK, LOW_ZONE, ZONE  # noqa: E402
 from test_gslbctl import ctl, parse_table  # noqa: E402
 
-GOSSIP_KEY = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="
 OTHER_KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU="
 ZONES = (ZONE, LOW_ZONE)
 RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
@@ -50,12 +49,13 @@ def dnssec_config(gossip=True, peers=(), poll="1s", extra=(), node=None,
                   "      poll_interval: %s" % poll,
                   "      timeout: 2s"]
     block += list(extra)
-    if gossip:
-        block += ["  gossip:",
-                  '    encryption_key: "%s"' % (gossip if isinstance(
-                      gossip, str) else GOSSIP_KEY),
-                  '    bind_address: "127.0.0.1:%d"' % gslbtest.free_port()]
     text = text.replace(DISABLED_BLOCK, "\n".join(block) + "\n")
+    harness_gossip = "\n".join(gslbtest.GOSSIP_BLOCK) + "\n"
+    assert harness_gossip in text
+    if not gossip:
+        text = text.replace(harness_gossip, "")
+    elif isinstance(gossip, str):
+        text = text.replace(gslbtest.GOSSIP_KEY, gossip)
     if node:
         text = text.replace("node_id: integration-test", "node_id: " + node)
     for z in zones_extra:
@@ -138,6 +138,8 @@ class PinnedDaemon(gslbtest.Daemon):
             self.port = gslbtest.free_port(self.hosts)
             self.api_port = self.pinned_api_port
             self.metrics_port = gslbtest.free_port()
+            if self.gossip_port is None:
+                self.gossip_port = gslbtest.free_port()
             self.write_config()
             since = len(self.log_lines())
             with open(self.log_path, "ab") as err, \
@@ -364,22 +366,6 @@ class Dnssec(gslbtest.DaemonTestCase):
                       r.stderr)
 
 
-class NoGossipKey(gslbtest.DaemonTestCase):
-    """Without a gossip key there is no way to send a private key but in
-    clear: /keys refuses, the rest works."""
-
-    @classmethod
-    def make_config(cls):
-        return dnssec_config(gossip=False)
-
-    def test_keys_refused(self):
-        doc = get_json(self.daemon, "/api/v1/dnssec/keys", expect=409)
-        self.assertEqual(doc, {"error": "key sync needs "
-                               "overwatch.gossip.encryption_key",
-                               "code": 409})
-        self.assertEqual(sorted(ds_records(self.daemon)), sorted(ZONES))
-
-
 class Disabled(gslbtest.DaemonTestCase):
 
     @classmethod
@@ -522,7 +508,7 @@ class Persistence(unittest.TestCase):
 
 class ConfigCheck(unittest.TestCase):
 
-    def test_peers_need_gossip_key(self):
+    def test_gossip_key_required(self):
         d = gslbtest.Daemon(dnssec_config(gossip=False,
                                           peers=["http://127.0.0.1:9"]),
                             name="dnssec-config")
@@ -531,9 +517,11 @@ class ConfigCheck(unittest.TestCase):
             code = d.proc.wait(gslbtest.timeout_s())
             d.returncode = code
             self.assertEqual(code, gslbtest.EX_CONFIG, d.describe())
-            self.assertRegex(d.log(), r"overwatch\.dnssec\.key_sync\.peers: "
-                             r"key sync requires "
-                             r"overwatch\.gossip\.encryption_key")
+            # Key sync seals keys with it; agents need it too.
+            self.assertRegex(d.log(), r"overwatch\.gossip: encryption_key is "
+                             r"required\. OpenGSLB requires encrypted "
+                             r"gossip communication\. Generate a key with: "
+                             r"openssl rand -base64 32")
         finally:
             d.cleanup()
 

@@ -40,7 +40,8 @@ COMMANDS = [
     ("status",), ("backends",), ("override",), ("override", "set"),
     ("override", "clear"), ("override", "list"), ("audit",), ("servers",),
     ("servers", "list"), ("servers", "add"), ("servers", "remove"),
-    ("config",), ("config", "check"), ("version",), ("help",),
+    ("config",), ("config", "check"), ("agents",), ("agents", "list"),
+    ("agents", "show"), ("agents", "revoke"), ("version",), ("help",),
 ]
 GLOBAL_OPTIONS = ("--socket PATH", "--api URL", "--token TOKEN", "--json",
                   "--timeout SEC", "-h, --help")
@@ -208,6 +209,14 @@ class Usage(unittest.TestCase):
             (("servers", "remove", "a", "b"), "give an ID, or SERVICE",
              "servers remove"),
             (("config", "check"), "missing FILE", "config check"),
+            (("agents",), "'agents' needs a sub-command", "agents"),
+            (("agents", "pin"), "unknown sub-command 'pin'", "agents"),
+            (("agents", "show"), "missing ID", "agents show"),
+            (("agents", "revoke"), "missing ID", "agents revoke"),
+            (("agents", "show", "a", "b"), "unexpected argument 'b'",
+             "agents show"),
+            (("agents", "revoke", "", "--socket", missing),
+             "ID must not be empty", "agents revoke"),
             (("--socket", missing, "--api", "http://127.0.0.1:1",
               "status"), "--socket and --api cannot be used together",
              "status"),
@@ -248,6 +257,7 @@ class Usage(unittest.TestCase):
             "config check": ("--agent", "--json"),
             "override": ("set", "clear", "list"),
             "servers": ("list", "add", "remove"),
+            "agents": ("list", "show", "revoke"),
         }
         for words in COMMANDS:
             name = " ".join(words)
@@ -304,7 +314,10 @@ class Unreachable(unittest.TestCase):
                      ("override", "list"),
                      ("override", "set", "rr.gslb.test", "192.0.2.11:80",
                       "--unhealthy", "--reason", "x"),
-                     ("audit",), ("servers", "list")):
+                     ("audit",), ("servers", "list"), ("agents", "list"),
+                     ("--json", "agents", "list"),
+                     ("agents", "show", "web-1"),
+                     ("agents", "revoke", "web-1")):
             with self.subTest(args=args):
                 r = ctl("--socket", path, *args)
                 self.assertUnreachable(r, path, "No such file or directory")
@@ -469,7 +482,7 @@ class ConfigCheck(unittest.TestCase):
 def string_substitute(template):
     """A template rendered with ports nobody uses (for checks only)."""
     return string.Template(template).substitute(
-        port=5353, api_port=8080, metrics_port=9090,
+        port=5353, api_port=8080, metrics_port=9090, gossip_port=7946,
         state_dir="/nonexistent/state", socket="/nonexistent/api.sock")
 
 

@@ -64,13 +64,15 @@ class CommandLineTest(unittest.TestCase):
         self.dir = os.path.realpath(tempfile.mkdtemp(prefix="gslb-it-cli-"))
         self.path = os.path.join(self.dir, "overwatch.yaml")
         self.port = gslbtest.free_port()
+        self.gossip_port = gslbtest.free_port()
 
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def write(self, template, mode=0o600):
         text = string.Template(template).substitute(
-            port=self.port, state_dir=os.path.join(self.dir, "state"),
+            port=self.port, gossip_port=self.gossip_port,
+            state_dir=os.path.join(self.dir, "state"),
             socket=os.path.join(self.dir, "api.sock"))
         gslbtest.write_private(self.path, text, mode)
         return text

@@ -98,8 +98,16 @@ static const char *write_mode(const char *name, mode_t mode, const char *text)
 	return path;
 }
 
+static const char *write_main(enum gslb_mode mode, const char *text);
+
+/* A main.yaml for an overwatch gets a gossip key (see write_main). */
 static const char *write_file(const char *name, const char *text)
 {
+	if (strcmp(name, "main.yaml") == 0) {
+		return write_main(strstr(text, "mode: agent") != NULL ? AGENT
+								    : OW,
+				  text);
+	}
 	return write_mode(name, 0600, text);
 }
 
@@ -127,9 +135,48 @@ static const struct gslb_config *load_path_ok(enum gslb_mode mode,
 }
 
 /* main.yaml holding text loads without error. */
+/*
+ * main.yaml holding text. An overwatch needs a gossip key: when text has
+ * neither a key nor an overwatch section, one is added at the end, where
+ * it moves no line an error is expected at.
+ */
+static const char *write_main(enum gslb_mode mode, const char *text)
+{
+	static char buf[16384];
+	const char *key = "gossip: {encryption_key: \"" KEY32 "\"}";
+	const char *ow = strncmp(text, "overwatch:", 10) == 0
+				 ? text
+				 : strstr(text, "\noverwatch:");
+	if (mode != OW || strstr(text, "encryption_key") != NULL ||
+	    text[0] == '[' || text[0] == '{' ||
+	    (ow != NULL && strstr(text, "gossip") != NULL)) {
+		return write_mode("main.yaml", 0600, text);
+	}
+	const char *after = ow != NULL ? strchr(ow + 1, '\n') : NULL;
+	while (after != NULL && (after[1] == ' ' || after[1] == '#')) {
+		after = strchr(after + 1, '\n');
+	}
+	if (ow == NULL) {
+		FMT(buf, sizeof(buf), "%s\noverwatch: {%s}\n", text, key);
+	} else if (after != NULL && after[1] == '\0' &&
+		   strncmp(strchr(ow + 1, ':'), ": {", 3) != 0) {
+		/* A block section that ends the file: one more line. */
+		FMT(buf, sizeof(buf), "%s  %s\n", text, key);
+	} else {
+		/* Into the section: flow style keeps the lines, block style
+		 * moves the rest down by one. */
+		const char *body = strchr(ow + 1, ':') + 1;
+		const bool flow = strncmp(body, " {", 2) == 0;
+		FMT(buf, sizeof(buf), "%.*s%s%s%s%s", (int)(body - text), text,
+		    flow ? " {" : "\n  ", key, flow ? ", " : "",
+		    flow ? body + 2 : body);
+	}
+	return write_mode("main.yaml", 0600, buf);
+}
+
 static const struct gslb_config *load_ok(enum gslb_mode mode, const char *text)
 {
-	return load_path_ok(mode, write_file("main.yaml", text));
+	return load_path_ok(mode, write_main(mode, text));
 }
 
 static void load_path_fail(enum gslb_mode mode, const char *path)
@@ -144,7 +191,7 @@ static void load_path_fail(enum gslb_mode mode, const char *path)
 
 static void load_fail(enum gslb_mode mode, const char *text)
 {
-	load_path_fail(mode, write_file("main.yaml", text));
+	load_path_fail(mode, write_main(mode, text));
 }
 
 /*
@@ -237,6 +284,9 @@ static void expect_one(enum gslb_mode mode, const char *text, unsigned line,
 /* 2 lines. */
 #define DOMAIN_ITEM "  - {name: app.example.com, regions: [r1]}\n"
 #define DOMAIN      "domains:\n" DOMAIN_ITEM
+
+/* 1 line: the gossip key every overwatch needs. */
+#define OW_KEY_DOC "overwatch: {gossip: {encryption_key: \"" KEY32 "\"}}\n"
 
 #define A_HEAD     "mode: agent\nagent:\n"
 #define A_IDENTITY "  identity: {service_token: \"0123456789abcdef\"}\n"
@@ -577,8 +627,9 @@ START_TEST(overwatch_defaults)
 	ck_assert_str_eq(ow->node_id, host);
 	ck_assert_ptr_null(ow->region);
 	ck_assert_uint_eq(ow->n_agent_tokens, 0);
-	ck_assert(!ow->gossip.key_set);
-	ck_assert_ptr_null(ow->gossip.bind_address);
+	/* The key is required; with it, gossip listens on the default. */
+	ck_assert(ow->gossip.key_set);
+	ck_assert_str_eq(ow->gossip.bind_address, "0.0.0.0:7946");
 	ck_assert(ow->validation.enabled);
 	ck_assert_int_eq(ow->validation.check_interval, 30 * GSLB_SEC);
 	ck_assert_int_eq(ow->validation.check_timeout, 5 * GSLB_SEC);
@@ -766,7 +817,7 @@ static const struct bad_case bad_cases[] = {
 	  "unknown key \"loging\" (did you mean \"logging\"?)" },
 	{ OW, "dns:\n  default_ttl: 5\n  default_ttl: 6\n", 3,
 	  "dns.default_ttl", "duplicate key \"default_ttl\"" },
-	{ OW, "logging: {}\n---\nlogging: {}\n", 2, "",
+	{ OW, "logging: {}\n" OW_KEY_DOC "---\nlogging: {}\n", 3, "",
 	  "more than one YAML document" },
 	{ OW, "logging: &base {level: info}\nmetrics: *base\n", 1, "",
 	  "YAML aliases are not supported" },
@@ -837,7 +888,8 @@ static const struct bad_case bad_cases[] = {
 	{ OW, "includes: [\"\"]\n", 1, "includes[0]", "empty include pattern" },
 	{ OW, "includes: [[a]]\n", 1, "includes[0]",
 	  "expected a file pattern, found a list" },
-	{ OW, "{[a]: 1}\n", 1, "",
+	{ OW, "{[a]: 1, overwatch: {gossip: {encryption_key: \"" KEY32 "\"}}}\n",
+	  1, "",
 	  "mapping keys must be plain strings, not a list or a mapping" },
 	/* logging, metrics, api */
 	{ OW, "logging:\n  level: verbose\n", 2, "logging.level",
@@ -1211,9 +1263,9 @@ static const struct bad_case bad_cases[] = {
 	  "overwatch.agent_tokens",
 	  "expected a mapping of service to token, found a list" },
 	{ OW, "overwatch:\n  gossip:\n    bind_address: \"0.0.0.0:7946\"\n", 3,
-	  "overwatch.gossip.bind_address",
-	  "bind_address requires encryption_key (generate one with: openssl "
-	  "rand -base64 32)" },
+	  "overwatch.gossip",
+	  "encryption_key is required. OpenGSLB requires encrypted gossip "
+	  "communication. Generate a key with: openssl rand -base64 32" },
 	{ OW, "overwatch:\n  gossip:\n    encryption_key: \"not base64!\"\n", 3,
 	  "overwatch.gossip.encryption_key",
 	  "encryption_key must be valid base64: illegal base64 data at input "
@@ -1258,12 +1310,6 @@ static const struct bad_case bad_cases[] = {
 	{ OW, "overwatch:\n  dnssec:\n    key_sync: {peers: [\"ftp://ow2\"]}\n",
 	  3, "overwatch.dnssec.key_sync.peers[0]",
 	  "\"ftp://ow2\": must be a URL starting with http:// or https://" },
-	{ OW,
-	  "overwatch:\n  dnssec:\n    key_sync:\n"
-	  "      peers: [\"http://ow2:8080\"]\n",
-	  4, "overwatch.dnssec.key_sync.peers",
-	  "key sync requires overwatch.gossip.encryption_key: zone keys "
-	  "travel between overwatches sealed with it, never in clear" },
 	{ OW, "overwatch:\n  dnssec:\n    key_sync: {poll_interval: 10ms}\n", 3,
 	  "overwatch.dnssec.key_sync.poll_interval",
 	  "poll_interval must be at least 1s" },
@@ -1431,7 +1477,7 @@ static const struct bad_case bad_cases[] = {
 START_TEST(bad_case)
 {
 	const struct bad_case *c = &bad_cases[_i];
-	int ret = gslb_config_load(write_file("main.yaml", c->yaml), c->mode,
+	int ret = gslb_config_load(write_main(c->mode, c->yaml), c->mode,
 				   &cfg, &errs);
 
 	ck_assert_msg(ret == GSLB_ECONFIG, "case %d loaded:\n%s", _i, c->yaml);
@@ -1524,7 +1570,7 @@ START_TEST(good_case)
 	const struct good_case *c = &good_cases[_i];
 	gslb_config_free(cfg);
 	cfg = NULL;
-	int ret = gslb_config_load(write_file("main.yaml", c->yaml), c->mode,
+	int ret = gslb_config_load(write_main(c->mode, c->yaml), c->mode,
 				   &cfg, &errs);
 	if (ret != GSLB_EOK) {
 		fprintf(stderr, "case %d:\n%s\n", _i, c->yaml);
@@ -1633,6 +1679,42 @@ START_TEST(booleans_yaml11)
 		      bools[_i].text);
 	ck_assert_msg(c->overwatch.validation.enabled == bools[_i].value, "%s",
 		      bools[_i].text);
+}
+END_TEST
+
+/* An overwatch without the gossip key does not start, and says how to
+ * make one. */
+START_TEST(overwatch_gossip_key_required)
+{
+	load_path_fail(OW, write_mode("main.yaml", 0600, ZONE));
+	ck_assert_uint_eq(errs.n, 1);
+	assert_error(tpath("main.yaml"), 1, "overwatch.gossip",
+		     "encryption_key is required. OpenGSLB requires encrypted "
+		     "gossip communication. Generate a key with: openssl rand "
+		     "-base64 32");
+}
+END_TEST
+
+/* The agent id defaults to the host name and is checked when set. */
+START_TEST(agent_id)
+{
+	char host[256];
+	const struct gslb_config *c =
+		load_ok(AGENT, A_HEAD A_IDENTITY A_BACKENDS A_GOSSIP);
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	ck_assert(gslb_agent_id_ok(c->agent.identity.agent_id));
+	if (gslb_agent_id_ok(host)) {
+		ck_assert_str_eq(c->agent.identity.agent_id, host);
+	}
+	c = load_ok(AGENT, A_HEAD "  identity: {service_token: "
+				  "\"0123456789abcdef\", agent_id: web-1.eu}\n" A_BACKENDS
+					  A_GOSSIP);
+	ck_assert_str_eq(c->agent.identity.agent_id, "web-1.eu");
+	expect_one(AGENT,
+		   A_HEAD "  identity: {service_token: \"0123456789abcdef\", "
+			  "agent_id: \"web 1\"}\n" A_BACKENDS A_GOSSIP,
+		   3, "agent.identity.agent_id",
+		   "agent_id \"web 1\": use 1 to 64 letters, digits");
 }
 END_TEST
 
@@ -1820,7 +1902,7 @@ START_TEST(permissions_accepted)
 {
 	static const mode_t ok[] = { 0600, 0640, 0400, 0660 };
 	for (size_t i = 0; i < GSLB_ARRAY_SIZE(ok); i++) {
-		const char *path = write_mode("main.yaml", ok[i], "");
+		const char *path = write_mode("main.yaml", ok[i], OW_KEY_DOC);
 		load_path_ok(OW, path);
 	}
 }
@@ -1985,10 +2067,12 @@ END_TEST
 /* f0.yaml (main) includes f1.yaml, which includes f2.yaml ... f<last>.yaml. */
 static const char *write_chain(unsigned last)
 {
-	char name[32], text[64];
+	char name[32], text[160];
 	for (unsigned i = 0; i <= last; i++) {
 		FMT(name, sizeof(name), "f%u.yaml", i);
-		FMT(text, sizeof(text), "includes: [f%u.yaml]\n", i + 1);
+		/* The main file (f0) holds the gossip key. */
+		FMT(text, sizeof(text), "includes: [f%u.yaml]\n%s", i + 1,
+		    i == 0 ? OW_KEY_DOC : "");
 		write_file(name, i < last ? text : "regions: []\n");
 	}
 	return tpath("f0.yaml");
@@ -2253,6 +2337,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, duration_in_config);
 	tcase_add_loop_test(tc, booleans_yaml11, 0, GSLB_ARRAY_SIZE(bools));
 	tcase_add_test(tc, boolean_invalid);
+	tcase_add_test(tc, overwatch_gossip_key_required);
+	tcase_add_test(tc, agent_id);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("messages");

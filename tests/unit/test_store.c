@@ -411,6 +411,61 @@ static void key_eq(const struct store_dnssec_key *a,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Agent records                                                            */
+
+/* Not a real certificate: the store keeps bytes, NUL and high bytes
+ * included. */
+static const uint8_t cert_a[] = "\x30\x82\x01\x0a\0\xff\x00\x7f DER of web-1";
+static const uint8_t cert_b[] = "\x30\x82 another certificate";
+
+static struct store_agent agent(const char *id, const uint8_t *cert,
+				size_t cert_len, int64_t last_seen)
+{
+	struct store_agent a = {
+		.agent_id = (char *)id,
+		.fingerprint = (char *)"9f86d081884c7d659a2feaa0c55ad015"
+				       "a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		.cert = (uint8_t *)cert,
+		.cert_len = cert_len,
+		.region = (char *)"eu-west",
+		.services = (char *)"api.gslb.example,app.gslb.example",
+		.first_seen = INT64_C(1767225600),
+		.last_seen = last_seen,
+		.not_after = INT64_C(1798761600),
+	};
+	return a;
+}
+
+/* Commits txn and waits for it to be on disk. */
+static void commit_wait_ok(struct store_txn *txn)
+{
+	char err[512] = "";
+	int ret = store_commit_wait(cx.st, txn, err, sizeof(err));
+	ck_assert_msg(ret == GSLB_EOK, "store_commit_wait: %s", err);
+}
+
+static void put_agent_wait(const struct store_agent *a)
+{
+	struct store_txn *txn = store_txn_new();
+	ck_assert_ptr_nonnull(txn);
+	ck_assert_int_eq(store_txn_put_agent(txn, a), 0);
+	commit_wait_ok(txn);
+}
+
+static void agent_eq(const struct store_agent *a, const struct store_agent *b)
+{
+	ck_assert_str_eq(a->agent_id, b->agent_id);
+	ck_assert_str_eq(a->fingerprint, b->fingerprint);
+	ck_assert_uint_eq(a->cert_len, b->cert_len);
+	ck_assert_mem_eq(a->cert, b->cert, b->cert_len);
+	str_eq_null(a->region, b->region);
+	ck_assert_str_eq(a->services, b->services);
+	ck_assert_int_eq(a->first_seen, b->first_seen);
+	ck_assert_int_eq(a->last_seen, b->last_seen);
+	ck_assert_int_eq(a->not_after, b->not_after);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Tests                                                                    */
 
 START_TEST(roundtrip_every_record)
@@ -531,7 +586,7 @@ START_TEST(modes_of_dir_and_file)
 	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
 	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
 	sqlite3_finalize(s);
-	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 3);
 	sqlite3_close(db);
 }
 END_TEST
@@ -956,6 +1011,10 @@ START_TEST(txn_free_and_clears)
 	struct store_dnssec_key k =
 		dnssec_key("z.example", "id", 1, pem_a, sizeof(pem_a), true);
 	ck_assert_int_eq(store_txn_put_dnssec_key(txn, &k), 0);
+	struct store_agent ag = agent("web-1", cert_a, sizeof(cert_a), 1);
+	ck_assert_int_eq(store_txn_put_agent(txn, &ag), 0);
+	ck_assert_int_eq(store_txn_touch_agent(txn, "web-1", 2), 0);
+	ck_assert_int_eq(store_txn_delete_agent(txn, "web-1"), 0);
 	store_txn_free(txn);
 	store_txn_free(NULL);
 	store_free(NULL);
@@ -966,7 +1025,9 @@ START_TEST(txn_free_and_clears)
 	struct store_audit_entry ze = { 0 };
 	struct store_contents zc = { 0 };
 	struct store_dnssec_key zk = { 0 };
+	struct store_agent za = { 0 };
 	store_dnssec_key_clear(&zk);
+	store_agent_clear(&za);
 	store_override_clear(&zo);
 	store_server_clear(&zs);
 	store_backend_state_clear(&zb);
@@ -978,6 +1039,14 @@ START_TEST(txn_free_and_clears)
 	store_server_clear(&s);
 	ck_assert_ptr_null(s.service);
 	ck_assert_ptr_null(s.region);
+
+	struct store_agent sa = { .agent_id = strdup("a"),
+				  .cert = malloc(3),
+				  .cert_len = 3 };
+	store_agent_clear(&sa);
+	ck_assert_ptr_null(sa.agent_id);
+	ck_assert_ptr_null(sa.cert);
+	ck_assert_uint_eq(sa.cert_len, 0);
 }
 END_TEST
 
@@ -1131,7 +1200,7 @@ static const char v1_schema[] =
 	" (42, 'override.set', 'overrides/web.example/192.0.2.10:80');"
 	"PRAGMA user_version = 1;";
 
-START_TEST(migrates_v1_to_v2)
+START_TEST(migrates_v1_to_latest)
 {
 	snprintf(cx.dir, sizeof(cx.dir), "%s", cx.tmp);
 	snprintf(cx.path, sizeof(cx.path), "%s/" STORE_FILE_NAME, cx.dir);
@@ -1150,15 +1219,252 @@ START_TEST(migrates_v1_to_v2)
 	close_store();
 
 	db = other_open();
-	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 2);
+	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 3);
 	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM audit"), 1);
 	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM dnssec_keys"), 1);
+	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM agents"), 0);
 	sqlite3_close(db);
 
 	open_store();
 	ck_assert_uint_eq(cx.c.n_overrides, 1);
 	ck_assert_uint_eq(cx.c.n_dnssec_keys, 1);
 	key_eq(&cx.c.dnssec_keys[0], &k);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Pinned agents (schema version 3)                                         */
+
+START_TEST(agent_roundtrip)
+{
+	open_store();
+	ck_assert_uint_eq(cx.c.n_agents, 0);
+	struct store_agent a =
+		agent("web-1", cert_a, sizeof(cert_a), INT64_C(1767225700));
+	struct store_agent b =
+		agent("db-1", cert_b, sizeof(cert_b), INT64_C(1767225800));
+	b.region = NULL;
+	b.services = (char *)"db.gslb.example";
+	b.fingerprint = (char *)"00112233445566778899aabbccddeeff"
+				"00112233445566778899aabbccddeeff";
+	b.first_seen = 1;
+	b.not_after = INT64_MAX;
+
+	/* Through the asynchronous commit, both in one change. */
+	struct store_txn *txn = store_txn_new();
+	ck_assert_ptr_nonnull(txn);
+	ck_assert_int_eq(store_txn_put_agent(txn, &a), 0);
+	ck_assert_int_eq(store_txn_put_agent(txn, &b), 0);
+	commit(txn, 1);
+	run_until(1);
+	ck_assert_int_eq(cx.recs[0].err, GSLB_EOK);
+
+	sqlite3 *db = other_open();
+	ck_assert_int_eq(other_int(db, "SELECT length(certificate) FROM agents"
+				       " WHERE agent_id = 'web-1'"),
+			 (int64_t)sizeof(cert_a));
+	ck_assert_int_eq(other_int(db, "SELECT region IS NULL FROM agents"
+				       " WHERE agent_id = 'db-1'"),
+			 1);
+	sqlite3_close(db);
+
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, 2);
+	agent_eq(&cx.c.agents[0], &b);
+	agent_eq(&cx.c.agents[1], &a);
+	ck_assert_ptr_null(cx.c.agents[0].region);
+}
+END_TEST
+
+START_TEST(agent_touch_moves_last_seen_forward_only)
+{
+	open_store();
+	struct store_agent a = agent("web-1", cert_a, sizeof(cert_a), 1000);
+	put_agent_wait(&a);
+
+	struct store_txn *txn = store_txn_new();
+	ck_assert_int_eq(store_txn_touch_agent(txn, "web-1", 2000), 0);
+	ck_assert_int_eq(store_txn_touch_agent(txn, "web-1", 1500), 0);
+	/* An unknown agent: no row appears, and the change succeeds. */
+	ck_assert_int_eq(store_txn_touch_agent(txn, "ghost", 3000), 0);
+	commit(txn, 1);
+	run_until(1);
+	ck_assert_int_eq(cx.recs[0].err, GSLB_EOK);
+
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, 1);
+	a.last_seen = 2000;
+	agent_eq(&cx.c.agents[0], &a);
+
+	/* Older, and equal, leave it; newer moves it. */
+	txn = store_txn_new();
+	ck_assert_int_eq(store_txn_touch_agent(txn, "web-1", 999), 0);
+	commit_wait_ok(txn);
+	txn = store_txn_new();
+	ck_assert_int_eq(store_txn_touch_agent(txn, "web-1", 2000), 0);
+	commit_wait_ok(txn);
+	reopen();
+	ck_assert_int_eq(cx.c.agents[0].last_seen, 2000);
+	ck_assert_int_eq(cx.c.agents[0].first_seen, a.first_seen);
+
+	txn = store_txn_new();
+	ck_assert_int_eq(store_txn_touch_agent(txn, "web-1", 2001), 0);
+	commit_wait_ok(txn);
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, 1);
+	ck_assert_int_eq(cx.c.agents[0].last_seen, 2001);
+	ck_assert_int_eq(cx.c.agents[0].first_seen, a.first_seen);
+}
+END_TEST
+
+START_TEST(agent_delete)
+{
+	open_store();
+	struct store_agent a = agent("web-1", cert_a, sizeof(cert_a), 10);
+	struct store_agent b = agent("web-2", cert_b, sizeof(cert_b), 20);
+	put_agent_wait(&a);
+	put_agent_wait(&b);
+
+	struct store_txn *txn = store_txn_new();
+	ck_assert_int_eq(store_txn_delete_agent(txn, "web-1"), 0);
+	ck_assert_int_eq(store_txn_delete_agent(txn, "never-seen"), 0);
+	commit(txn, 1);
+	run_until(1);
+	ck_assert_int_eq(cx.recs[0].err, GSLB_EOK);
+
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, 1);
+	agent_eq(&cx.c.agents[0], &b);
+
+	/* Deleted, it is pinned afresh by the next put. */
+	put_agent_wait(&a);
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, 2);
+	agent_eq(&cx.c.agents[0], &a);
+}
+END_TEST
+
+START_TEST(agent_put_replaces)
+{
+	open_store();
+	struct store_agent a = agent("web-1", cert_a, sizeof(cert_a), 10);
+	put_agent_wait(&a);
+
+	struct store_agent a2 = agent("web-1", cert_b, sizeof(cert_b), 5);
+	a2.fingerprint = (char *)"ffeeddccbbaa99887766554433221100"
+				 "ffeeddccbbaa99887766554433221100";
+	a2.region = NULL;
+	a2.services = (char *)"other.gslb.example";
+	a2.first_seen = 4;
+	a2.not_after = 6;
+	put_agent_wait(&a2);
+
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, 1);
+	/* Every column is the new one's, last_seen included. */
+	agent_eq(&cx.c.agents[0], &a2);
+}
+END_TEST
+
+START_TEST(agents_ordered_by_id)
+{
+	static const char *const ids[] = { "web-2", "web-10", "api-1", "db-1",
+					   "Zeta" };
+	/* Byte order: upper case first, "web-10" before "web-2". */
+	static const char *const sorted[] = { "Zeta", "api-1", "db-1", "web-10",
+					      "web-2" };
+	open_store();
+	struct store_txn *txn = store_txn_new();
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(ids); i++) {
+		struct store_agent a =
+			agent(ids[i], cert_a, sizeof(cert_a), (int64_t)i + 100);
+		ck_assert_int_eq(store_txn_put_agent(txn, &a), 0);
+	}
+	commit_wait_ok(txn);
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, GSLB_ARRAY_SIZE(sorted));
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(sorted); i++) {
+		ck_assert_str_eq(cx.c.agents[i].agent_id, sorted[i]);
+	}
+}
+END_TEST
+
+START_TEST(agent_without_certificate_refused)
+{
+	open_store();
+	struct store_agent a = agent("web-1", NULL, 0, 10);
+	struct store_txn *txn = store_txn_new();
+	ck_assert_int_eq(store_txn_put_agent(txn, &a), 0);
+	char err[512] = "";
+	ck_assert_int_eq(store_commit_wait(cx.st, txn, err, sizeof(err)),
+			 GSLB_EINVAL);
+	ck_assert_msg(strstr(err, "NOT NULL") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, cx.path) != NULL, "%s", err);
+
+	/* Nor without services. */
+	a = agent("web-1", cert_a, sizeof(cert_a), 10);
+	a.services = NULL;
+	txn = store_txn_new();
+	ck_assert_int_eq(store_txn_put_agent(txn, &a), 0);
+	ck_assert_int_eq(store_commit_wait(cx.st, txn, err, sizeof(err)),
+			 GSLB_EINVAL);
+	ck_assert_msg(strstr(err, "agents.services") != NULL, "%s", err);
+
+	reopen();
+	ck_assert_uint_eq(cx.c.n_agents, 0);
+}
+END_TEST
+
+/* What version 2 added, as released, with a key in it. */
+static const char v2_schema[] =
+	"CREATE TABLE dnssec_keys ("
+	" zone TEXT NOT NULL, key_id TEXT NOT NULL,"
+	" algorithm INTEGER NOT NULL CHECK (algorithm BETWEEN 1 AND 255),"
+	" flags INTEGER NOT NULL CHECK (flags BETWEEN 0 AND 65535),"
+	" created_at INTEGER NOT NULL, node_id TEXT,"
+	" private_pem BLOB NOT NULL,"
+	" active INTEGER NOT NULL CHECK (active IN (0, 1)),"
+	" PRIMARY KEY (zone, key_id)) WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX dnssec_keys_active ON dnssec_keys (zone)"
+	" WHERE active = 1;"
+	"INSERT INTO dnssec_keys VALUES ('z.example', 'id', 13, 257, 9,"
+	" 'node-1', X'6b657900ff', 1);"
+	"PRAGMA user_version = 2;";
+
+START_TEST(migrates_v2_to_v3)
+{
+	snprintf(cx.dir, sizeof(cx.dir), "%s", cx.tmp);
+	snprintf(cx.path, sizeof(cx.path), "%s/" STORE_FILE_NAME, cx.dir);
+	sqlite3 *db = other_open();
+	other_exec(db, "PRAGMA journal_mode = WAL");
+	other_exec(db, v1_schema);
+	other_exec(db, v2_schema);
+	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 2);
+	sqlite3_close(db);
+
+	open_store();
+	ck_assert_uint_eq(cx.c.n_overrides, 1);
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 1);
+	static const uint8_t pem[] = { 'k', 'e', 'y', 0, 0xff };
+	struct store_dnssec_key k =
+		dnssec_key("z.example", "id", 9, pem, sizeof(pem), true);
+	key_eq(&cx.c.dnssec_keys[0], &k);
+	ck_assert_uint_eq(cx.c.n_agents, 0);
+	struct store_agent a = agent("web-1", cert_a, sizeof(cert_a), 10);
+	put_agent_wait(&a);
+	close_store();
+
+	db = other_open();
+	ck_assert_int_eq(other_int(db, "PRAGMA user_version"), 3);
+	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM dnssec_keys"), 1);
+	ck_assert_int_eq(other_int(db, "SELECT count(*) FROM agents"), 1);
+	sqlite3_close(db);
+
+	open_store();
+	ck_assert_uint_eq(cx.c.n_overrides, 1);
+	ck_assert_uint_eq(cx.c.n_dnssec_keys, 1);
+	ck_assert_uint_eq(cx.c.n_agents, 1);
+	agent_eq(&cx.c.agents[0], &a);
 }
 END_TEST
 
@@ -1186,7 +1492,14 @@ int main(void)
 	tcase_add_test(tc, dnssec_key_roundtrip);
 	tcase_add_test(tc, dnssec_key_active_switch);
 	tcase_add_test(tc, dnssec_key_commit_wait_failure);
-	tcase_add_test(tc, migrates_v1_to_v2);
+	tcase_add_test(tc, migrates_v1_to_latest);
+	tcase_add_test(tc, agent_roundtrip);
+	tcase_add_test(tc, agent_touch_moves_last_seen_forward_only);
+	tcase_add_test(tc, agent_delete);
+	tcase_add_test(tc, agent_put_replaces);
+	tcase_add_test(tc, agents_ordered_by_id);
+	tcase_add_test(tc, agent_without_certificate_refused);
+	tcase_add_test(tc, migrates_v2_to_v3);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);

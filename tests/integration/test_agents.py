@@ -1,0 +1,564 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Agents and overwatches on loopback: real gslb-agentd processes checking
+real HTTP backends, reporting over the sealed gossip protocol to two real
+gslb-overwatchd processes, whose DNS answers follow what the agents say.
+Attacks come from tests/bench/agent-sim ($GSLB_AGENT_SIM), which speaks the
+protocol with chosen faults."""
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gslbtest  # noqa: E402
+from backends import HTTPBackend  # noqa: E402
+from gslbtest import Domain  # noqa: E402
+from test_gslbctl import ctl, parse_table  # noqa: E402
+
+SERVICE = "agents.gslb.test"
+TOKEN = "agents-service-token-0123456789"
+HEARTBEAT = 1.0  # agent.heartbeat.interval, seconds
+MISSED = 2       # agent.heartbeat.missed_threshold
+REMOVE_AFTER = 6  # overwatch.stale.remove_after, seconds
+
+
+def agentd_path():
+    path = os.environ.get("GSLB_AGENTD")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "agentd", "gslb-agentd")
+    return os.path.realpath(path)
+
+
+def sim_path():
+    path = os.environ.get("GSLB_AGENT_SIM")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "bench", "agent-sim")
+    return os.path.realpath(path)
+
+
+def overwatch_config():
+    """The harness's overwatch, with a domain only agents serve, a token
+    for it, and short stale limits."""
+    domains = gslbtest.default_domains() + [
+        Domain(SERVICE, "round-robin", ["us-east"], [], ttl=5,
+               max_records=16)]
+    text = gslbtest.config(domains=domains, api=True, metrics=True)
+    gossip = "\n".join(gslbtest.GOSSIP_BLOCK) + "\n"
+    assert gossip in text
+    return text.replace(gossip, gossip + (
+        "  agent_tokens:\n"
+        '    %s: "%s"\n'
+        "  stale: { threshold: 2s, remove_after: %ds }\n"
+        % (SERVICE, TOKEN, REMOVE_AFTER)))
+
+
+class Agent:
+    """One gslb-agentd process with its own config, identity and log."""
+
+    def __init__(self, agent_id, backends, overwatches, token=TOKEN,
+                 predictive=None, region="us-east"):
+        self.agent_id = agent_id
+        self.backends = backends  # [(ip, port)]
+        self.overwatches = overwatches
+        self.token = token
+        self.predictive = predictive
+        self.region = region
+        self.dir = os.path.realpath(
+            tempfile.mkdtemp(prefix="gslb-it-agent-%s-" % agent_id))
+        self.config_path = os.path.join(self.dir, "agent.yaml")
+        self.cert_path = os.path.join(self.dir, "agent.crt")
+        self.log_path = os.path.join(self.dir, "stderr.log")
+        self.proc = None
+
+    def render(self):
+        out = [
+            "mode: agent",
+            "logging: { level: info, format: text }",
+            "agent:",
+            "  identity:",
+            '    service_token: "%s"' % self.token,
+            "    agent_id: %s" % self.agent_id,
+            "    region: %s" % self.region,
+            '    cert_path: "%s"' % self.cert_path,
+            '    key_path: "%s"' % os.path.join(self.dir, "agent.key"),
+            "  backends:",
+        ]
+        for ip, port in self.backends:
+            out += ["    - service: %s" % SERVICE,
+                    "      address: %s" % ip,
+                    "      port: %d" % port,
+                    "      health_check: { type: http, path: /health, "
+                    "interval: 1s, timeout: 500ms, failure_threshold: 1, "
+                    "success_threshold: 1 }"]
+        out += [
+            "  gossip:",
+            '    encryption_key: "%s"' % gslbtest.GOSSIP_KEY,
+            "    overwatch_nodes: [%s]" % ", ".join(
+                '"127.0.0.1:%d"' % d.gossip_port for d in self.overwatches),
+            "  heartbeat: { interval: %ds, missed_threshold: %d }"
+            % (HEARTBEAT, MISSED),
+        ]
+        if self.predictive:
+            out += ["  predictive:"] + ["    " + line
+                                        for line in self.predictive]
+        return "\n".join(out) + "\n"
+
+    def start(self, *args):
+        gslbtest.write_private(self.config_path, self.render())
+        with open(self.log_path, "ab") as err:
+            self.proc = subprocess.Popen(
+                [agentd_path(), "-c", self.config_path] + list(args),
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+
+    def send(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8",
+                      errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def fingerprint(self):
+        """SHA-256 of the certificate's DER, as the overwatch pins it."""
+        with open(self.cert_path, encoding="ascii") as f:
+            pem = f.read()
+        body = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END",
+                         pem, re.S).group(1)
+        return hashlib.sha256(base64.b64decode(body)).hexdigest()
+
+    def cleanup(self):
+        self.stop(signal.SIGKILL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sim(*args, overwatch, timeout=60):
+    """Runs agent-sim against an overwatch; its JSON lines, parsed."""
+    cmd = [sim_path(), args[0], "--overwatch",
+           "127.0.0.1:%d" % overwatch.gossip_port,
+           "--key", gslbtest.GOSSIP_KEY, "--service", SERVICE] + \
+        list(args[1:])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("agent-sim %s: %r" % (args[0], r))
+    return [json.loads(line) for line in r.stdout.splitlines() if line]
+
+
+def answer_ips(daemon, name=SERVICE):
+    """The A records the overwatch answers for name (empty on SERVFAIL)."""
+    msg = daemon.query(name, "A")
+    return sorted(gslbtest.addresses(msg, "A"))
+
+
+def metric(daemon, name, labels=None):
+    """One sample from /metrics (0 when absent)."""
+    status, _, body = daemon.http("/metrics", port=daemon.metrics_port)
+    assert status == 200, status
+    want = "opengslb_" + name
+    if labels:
+        want += "{" + ",".join('%s="%s"' % kv for kv in
+                               sorted(labels.items())) + "}"
+    for line in body.decode().splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key == want or (labels and _same_labels(key, name, labels)):
+            return float(value)
+    return 0.0
+
+
+def _same_labels(key, name, labels):
+    m = re.match(r"opengslb_%s\{(.*)\}$" % re.escape(name), key)
+    if not m:
+        return False
+    have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+    return have == labels
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    """Polls predicate until it returns a true value; returns it."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1f s waiting for %s (last: %r)"
+                         % (timeout, what, last))
+
+
+class AgentsCase(unittest.TestCase):
+    """Two overwatches, real backends, and agents made per test."""
+
+    backend_ips = ("127.0.0.41", "127.0.0.42", "127.0.0.43", "127.0.0.44",
+                   "127.0.0.45", "127.0.0.46")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backends = {ip: HTTPBackend(ip) for ip in cls.backend_ips}
+        cls.overwatches = []
+        try:
+            for i in range(2):
+                d = gslbtest.Daemon(overwatch_config(),
+                                    name="agents-ow%d" % i)
+                cls.overwatches.append(d)
+                d.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for d in cls.overwatches:
+            try:
+                d.stop()
+            finally:
+                d.cleanup()
+        for b in cls.backends.values():
+            b.close()
+
+    def setUp(self):
+        self.agents = []
+        for b in self.backends.values():
+            b.set_mode("ok")
+
+    def tearDown(self):
+        for a in self.agents:
+            a.cleanup()
+
+    def run(self, result=None):
+        """Prints the daemons' and agents' logs after a failing test."""
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        out = super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for d in type(self).overwatches:
+                sys.stderr.write("\n%s\n" % d.describe(tail=60))
+            for a in getattr(self, "agents", []):
+                sys.stderr.write("\nagent %s:\n%s\n" % (a.agent_id,
+                                                         a.log()[-4000:]))
+        return out
+
+    def agent(self, agent_id, ips, **kw):
+        a = Agent(agent_id, [(ip, self.backends[ip].port) for ip in ips],
+                  self.overwatches, **kw)
+        self.agents.append(a)
+        a.start()
+        return a
+
+    def wait_answers(self, want, timeout=10.0, daemons=None):
+        """Until every overwatch answers exactly the IPs in want."""
+        want = sorted(want)
+        for d in daemons or self.overwatches:
+            wait_for(lambda: answer_ips(d) == want, timeout=timeout,
+                     what="%s answering %s" % (d.dir, want))
+
+    def agent_info(self, daemon, agent_id):
+        status, _, body = daemon.http("/api/v1/overwatch/agents/" + agent_id)
+        return json.loads(body) if status == 200 else None
+
+
+class Basics(AgentsCase):
+
+    def test_dns_follows_the_agents(self):
+        self.agent("web-a", ["127.0.0.41"])
+        self.agent("web-b", ["127.0.0.42"])
+        self.wait_answers(["127.0.0.41", "127.0.0.42"])
+        # The agent's own check fails: both overwatches drop it.
+        self.backends["127.0.0.41"].set_mode("error")
+        self.wait_answers(["127.0.0.42"])
+        self.backends["127.0.0.41"].set_mode("ok")
+        self.wait_answers(["127.0.0.41", "127.0.0.42"])
+
+    def test_agents_api_and_gslbctl(self):
+        a = self.agent("web-c", ["127.0.0.43"])
+        self.wait_answers(["127.0.0.43"])
+        for d in self.overwatches:
+            info = self.agent_info(d, "web-c")
+            self.assertEqual(info["fingerprint"], a.fingerprint())
+            self.assertEqual(info["status"], "connected")
+            self.assertEqual(info["services"], [SERVICE])
+            self.assertEqual(info["region"], "us-east")
+            self.assertEqual(info["backends"], 1)
+            self.assertEqual(info["healthy_backends"], 1)
+            self.assertFalse(info["draining"])
+            listed = json.loads(d.http("/api/v1/overwatch/agents")[2])
+            self.assertIn("web-c",
+                          [x["agent_id"] for x in listed["agents"]])
+            backends = json.loads(d.http(
+                "/api/v1/overwatch/backends?service=" + SERVICE)[2])
+            mine = [b for b in backends["backends"]
+                    if b["address"] == "127.0.0.43"]
+            self.assertEqual(len(mine), 1, backends)
+            self.assertEqual(mine[0]["source"], "agent")
+            self.assertEqual(mine[0]["agent_id"], "web-c")
+        r = ctl("--socket", self.overwatches[0].socket, "agents", "list")
+        self.assertEqual(r.returncode, 0, r)
+        rows = parse_table(r.stdout)
+        row = [x for x in rows if x["AGENT-ID"] == "web-c"]
+        self.assertEqual(len(row), 1, r.stdout)
+        self.assertEqual(row[0]["STATUS"], "connected")
+        self.assertEqual(row[0]["BACKENDS"], "1/1")
+
+    def test_sigterm_leaves_dns_at_once(self):
+        a = self.agent("web-d", ["127.0.0.44"])
+        self.wait_answers(["127.0.0.44"])
+        a.stop(signal.SIGTERM)
+        self.assertEqual(a.proc.returncode, 0, a.log())
+        # Deregistration: gone at once, not after the stale limit.
+        self.wait_answers([], timeout=1.0)
+        info = self.agent_info(self.overwatches[0], "web-d")
+        self.assertEqual(info["backends"], 0)
+
+    def test_sigkill_goes_stale_then_is_removed(self):
+        a = self.agent("web-e", ["127.0.0.45"])
+        self.wait_answers(["127.0.0.45"])
+        a.stop(signal.SIGKILL)
+        d = self.overwatches[0]
+        # Stale after missed_threshold heartbeats: out of DNS.
+        started = time.monotonic()
+        self.wait_answers([], timeout=HEARTBEAT * MISSED + 3)
+        self.assertGreater(time.monotonic() - started, HEARTBEAT * 0.5)
+        info = self.agent_info(d, "web-e")
+        self.assertEqual(info["status"], "stale")
+        backends = json.loads(d.http(
+            "/api/v1/overwatch/backends?service=" + SERVICE)[2])["backends"]
+        self.assertEqual([b["effective_status"] for b in backends
+                          if b["address"] == "127.0.0.45"], ["stale"])
+        self.assertGreaterEqual(metric(d, "overwatch_stale_agents"), 1)
+        # Removed after stale.remove_after; the pin stays.
+        wait_for(lambda: self.agent_info(d, "web-e")["backends"] == 0,
+                 timeout=REMOVE_AFTER + 3, what="removal")
+        self.assertIn("its 1 backends are removed", d.log())
+
+    def test_drain_signal_within_one_second(self):
+        a = self.agent("web-f", ["127.0.0.46"])
+        self.agent("web-a2", ["127.0.0.41"])
+        self.wait_answers(["127.0.0.41", "127.0.0.46"])
+        a.send(signal.SIGUSR1)
+        signalled = time.monotonic()
+        self.wait_answers(["127.0.0.41"], timeout=1.0)
+        took = time.monotonic() - signalled
+        sys.stderr.write("drain reached DNS in %.0f ms\n" % (took * 1000))
+        info = self.agent_info(self.overwatches[0], "web-f")
+        self.assertTrue(info["draining"])
+        self.assertEqual(info["drain_reason"], "manual")
+        a.send(signal.SIGUSR2)
+        self.wait_answers(["127.0.0.41", "127.0.0.46"])
+
+    def test_predictive_memory_threshold_drains(self):
+        # Any running system uses more than 2 % of its memory.
+        self.agent("web-g", ["127.0.0.42"], predictive=[
+            "enabled: true", "check_interval: 1s",
+            "memory: { threshold: 2, bleed_duration: 1s }"])
+        d = self.overwatches[0]
+        wait_for(lambda: (self.agent_info(d, "web-g") or {}).get(
+            "drain_reason") == "memory_threshold_exceeded", timeout=10,
+            what="memory drain")
+        self.assertNotIn("127.0.0.42", answer_ips(d))
+        backends = json.loads(d.http(
+            "/api/v1/overwatch/backends?service=" + SERVICE)[2])["backends"]
+        self.assertEqual([b["effective_status"] for b in backends
+                          if b["agent_id"] == "web-g"], ["draining"])
+
+
+class Restarts(AgentsCase):
+
+    def test_overwatch_restart_loses_no_agent(self):
+        a = self.agent("web-r", ["127.0.0.41", "127.0.0.42"])
+        self.wait_answers(["127.0.0.41", "127.0.0.42"])
+        d = self.overwatches[0]
+        d.stop()
+        d.start()
+        # The pin came back from the database; the agent re-registers and
+        # sends its state within two heartbeat intervals.
+        self.wait_answers(["127.0.0.41", "127.0.0.42"], daemons=[d],
+                          timeout=2 * HEARTBEAT + 2)
+        info = self.agent_info(d, "web-r")
+        self.assertEqual(info["fingerprint"], a.fingerprint())
+        self.assertEqual(info["status"], "connected")
+        audit = json.loads(d.http("/api/v1/audit-logs?action=agent.pin")[2])
+        pins = [e for e in audit["entries"]
+                if e["resource"] == "agents/web-r"]
+        self.assertEqual(len(pins), 1, audit)
+
+    def test_agent_restart_and_rotation(self):
+        a = self.agent("web-rot", ["127.0.0.43"])
+        self.wait_answers(["127.0.0.43"])
+        old = a.fingerprint()
+        a.stop()
+        self.wait_answers([])
+        a.start("--rotate-identity")
+        self.wait_answers(["127.0.0.43"])
+        new = a.fingerprint()
+        self.assertNotEqual(old, new)
+        for d in self.overwatches:
+            self.assertEqual(self.agent_info(d, "web-rot")["fingerprint"],
+                             new)
+            self.assertIn("agent web-rot rotated its certificate", d.log())
+
+
+class Trust(AgentsCase):
+
+    def test_wrong_token_is_refused(self):
+        d = self.overwatches[0]
+        before = metric(d, "overwatch_agent_auth_failures_total",
+                        {"reason": "bad_token"})
+        a = self.agent("web-t", ["127.0.0.44"],
+                       token="not-the-token-for-this-service")
+        wait_for(lambda: metric(d, "overwatch_agent_auth_failures_total",
+                                {"reason": "bad_token"}) > before,
+                 what="a bad_token refusal")
+        self.assertIsNone(self.agent_info(d, "web-t"))
+        self.assertEqual(answer_ips(d), [])
+        wait_for(lambda: "bad_token" in a.log(), what="the agent's log")
+
+    def test_wrong_key_is_dropped(self):
+        d = self.overwatches[0]
+        before = metric(d, "gossip_messages_rejected_total",
+                        {"reason": "unsealable"})
+        out = sim("wrong-key", "--agent-id", "intruder", overwatch=d)
+        self.assertEqual(out[-1], {"answered": False})
+        wait_for(lambda: metric(d, "gossip_messages_rejected_total",
+                                {"reason": "unsealable"}) > before,
+                 what="an unsealable datagram counted")
+
+    def test_replayed_datagram_is_dropped(self):
+        d = self.overwatches[0]
+        cert_dir = tempfile.mkdtemp(prefix="gslb-it-sim-")
+        self.addCleanup(shutil.rmtree, cert_dir, True)
+        before = metric(d, "gossip_messages_rejected_total",
+                        {"reason": "replayed"})
+        out = sim("replay", "--agent-id", "sim-replay", "--token", TOKEN,
+                  "--cert-dir", cert_dir, "--backend", "127.0.0.99:80",
+                  overwatch=d)
+        self.assertEqual(out[-1], {"first_acked": True,
+                                   "replay_acked": False})
+        self.assertGreater(metric(d, "gossip_messages_rejected_total",
+                                  {"reason": "replayed"}), before)
+
+    def test_impostor_with_another_certificate_is_refused(self):
+        a = self.agent("web-i", ["127.0.0.45"])
+        self.wait_answers(["127.0.0.45"])
+        d = self.overwatches[0]
+        out = sim("impostor", "--agent-id", "web-i", "--token", TOKEN,
+                  overwatch=d)
+        self.assertEqual(out[-1], {"result": "refused",
+                                   "reason": "cert_mismatch"})
+        self.assertEqual(self.agent_info(d, "web-i")["fingerprint"],
+                         a.fingerprint())
+        self.assertIn("web-i", d.log())
+        self.assertEqual(answer_ips(d), ["127.0.0.45"])
+
+    def test_forged_state_changes_nothing(self):
+        self.agent("web-forge", ["127.0.0.46"])
+        self.wait_answers(["127.0.0.46"])
+        d = self.overwatches[0]
+        before = metric(d, "gossip_messages_rejected_total",
+                        {"reason": "unauthenticated"})
+        sim("forge-state", "--agent-id", "web-forge", "--backend",
+            "127.0.0.99:80", overwatch=d)
+        wait_for(lambda: metric(d, "gossip_messages_rejected_total",
+                                {"reason": "unauthenticated"}) > before,
+                 what="the forgery counted")
+        self.assertEqual(answer_ips(d), ["127.0.0.46"])
+
+    def test_garbage_changes_nothing_but_counters(self):
+        self.agent("web-g2", ["127.0.0.41"])
+        self.wait_answers(["127.0.0.41"])
+        d = self.overwatches[0]
+        before = sum(metric(d, "gossip_messages_rejected_total",
+                            {"reason": r})
+                     for r in ("malformed", "version", "unsealable"))
+        out = sim("garbage", "--count", "5000", overwatch=d)
+        self.assertEqual(out[-1], {"sent": 5000})
+        after = sum(metric(d, "gossip_messages_rejected_total",
+                           {"reason": r})
+                    for r in ("malformed", "version", "unsealable"))
+        self.assertGreater(after, before)
+        self.assertTrue(d.running())
+        self.assertEqual(answer_ips(d), ["127.0.0.41"])
+        self.assertEqual(self.agent_info(d, "web-g2")["status"], "connected")
+
+    def test_revocation(self):
+        a = self.agent("web-v", ["127.0.0.42"])
+        self.wait_answers(["127.0.0.42"])
+        d = self.overwatches[0]
+        # The host is lost (no deregistration); an operator revokes it.
+        a.stop(signal.SIGKILL)
+        r = ctl("--socket", d.socket, "agents", "revoke", "web-v")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("agent web-v revoked", r.stdout)
+        self.assertEqual(answer_ips(d), [])
+        self.assertIsNone(self.agent_info(d, "web-v"))
+        status = d.http("/api/v1/overwatch/agents/web-v",
+                        method="DELETE")[0]
+        self.assertEqual(status, 404)
+        audit = json.loads(d.http(
+            "/api/v1/audit-logs?action=agent.revoke")[2])
+        self.assertIn("agents/web-v",
+                      [e["resource"] for e in audit["entries"]])
+        # Its replacement, with a new certificate, is pinned on first use
+        # (the other overwatch still holds the old pin and refuses it).
+        shutil.rmtree(a.dir, ignore_errors=True)
+        os.makedirs(a.dir)
+        a.start()
+        self.wait_answers(["127.0.0.42"], daemons=[d])
+        self.assertEqual(self.agent_info(d, "web-v")["fingerprint"],
+                         a.fingerprint())
+        other = self.overwatches[1]
+        wait_for(lambda: "cert_mismatch" in a.log(),
+                 what="the refusal by the overwatch not revoked on")
+        self.assertNotEqual(self.agent_info(other, "web-v")["fingerprint"],
+                            a.fingerprint())
+
+    def test_thousand_backends_on_one_agent(self):
+        d = self.overwatches[0]
+        cert_dir = tempfile.mkdtemp(prefix="gslb-it-sim-")
+        self.addCleanup(shutil.rmtree, cert_dir, True)
+        args = ["register", "--agent-id", "sim-1000", "--token", TOKEN,
+                "--cert-dir", cert_dir]
+        for i in range(1000):
+            args += ["--backend", "10.%d.%d.%d:80" % (
+                i // 65536, (i // 256) % 256, i % 256)]
+        out = sim(*args, overwatch=d)
+        self.assertEqual(out[-1]["result"], "registered", out)
+        info = self.agent_info(d, "sim-1000")
+        self.assertEqual(info["backends"], 1000)
+        backends = json.loads(d.http(
+            "/api/v1/overwatch/backends?service=" + SERVICE)[2])["backends"]
+        self.assertEqual(len([b for b in backends
+                              if b["agent_id"] == "sim-1000"]), 1000)
+        r = ctl("--socket", d.socket, "agents", "revoke", "sim-1000")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("1000 backends removed", r.stdout)
+
+
+if __name__ == "__main__":
+    gslbtest.parse_args()
+    unittest.main(verbosity=2)
