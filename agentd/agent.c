@@ -24,8 +24,10 @@
 #define ROTATE_CHECK_INTERVAL (24 * 3600)
 /* Enough for the lines we read from /proc/stat and /proc/meminfo. */
 #define PROC_BUF 8192
-#define STR_(x)  #x
-#define STR(x)   STR_(x)
+/* Full states go out at most this often (changes in between join). */
+#define STATE_GAP (20 * GSLB_MSEC)
+#define STR_(x)   #x
+#define STR(x)    STR_(x)
 #define RENEW_REASON \
 	"less than " STR(GSLB_IDENTITY_RENEW_DAYS) " days of validity left"
 
@@ -40,6 +42,7 @@ struct backend {
 	struct gslb_health_target *check;
 	enum gslb_health_state state;
 	bool healthy; /* as reported: HEALTHY only */
+	size_t index; /* in agent.backends and agent.wire */
 	bool keep;    /* reload mark */
 };
 
@@ -69,6 +72,7 @@ struct agent {
 	struct event *predict; /* every predictive.check_interval */
 	struct event *rotate;  /* daily */
 	struct event *state_soon;
+	gslb_time_t state_sent; /* monotonic; 0: never */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -199,17 +203,20 @@ static void on_state_soon(evutil_socket_t fd, short what, void *arg)
 	struct agent *ag = arg;
 	(void)fd;
 	(void)what;
+	ag->state_sent = gslb_clock_mono();
 	sender_state_changed(ag->sender);
 }
 
-/* The report from the backends; services as they first appear. */
-static void refresh_report(struct agent *ag)
+/* The report from the backends, after the set changed; services in the
+ * order they first appear. */
+static void rebuild_report(struct agent *ag)
 {
 	struct sender_report *r = &ag->report;
 	size_t n_services = 0;
 	bool too_many = false;
 	for (size_t i = 0; i < ag->n_backends; i++) {
-		const struct backend *b = ag->backends[i];
+		struct backend *b = ag->backends[i];
+		b->index = i;
 		ag->wire[i] = (struct gossip_backend){
 			.service = b->service,
 			.service_len = strlen(b->service),
@@ -243,20 +250,28 @@ static void refresh_report(struct agent *ag)
 			 GOSSIP_SERVICES_MAX, GOSSIP_SERVICES_MAX);
 	}
 	ag->services_warned = too_many;
-	r->pred.draining = predictor_draining(&ag->pred);
-	r->pred.reason = predictor_reason(&ag->pred);
 }
 
-/* Something the overwatches must know changed: a new state version, sent
- * at once (once per loop iteration, however many changes it brought). */
+/*
+ * Something the overwatches must know changed: a new state version, sent
+ * at once, but at most once per STATE_GAP, so that many backends changing
+ * within a second (their checks are spread over it) cost a few full
+ * states, not one each.
+ */
 static void state_changed(struct agent *ag)
 {
 	ag->report.state_version++;
-	refresh_report(ag);
-	if (!evtimer_pending(ag->state_soon, NULL)) {
-		struct timeval zero = { 0, 0 };
-		evtimer_add(ag->state_soon, &zero);
+	ag->report.pred.draining = predictor_draining(&ag->pred);
+	ag->report.pred.reason = predictor_reason(&ag->pred);
+	if (evtimer_pending(ag->state_soon, NULL)) {
+		return;
 	}
+	gslb_duration_t wait = ag->state_sent + STATE_GAP - gslb_clock_mono();
+	if (wait < 0 || ag->state_sent == 0) {
+		wait = 0;
+	}
+	struct timeval tv = { 0, (suseconds_t)(wait / GSLB_USEC) };
+	evtimer_add(ag->state_soon, &tv);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -276,7 +291,9 @@ static void on_result(struct gslb_health_target *check,
 	struct gslb_health_info info;
 	gslb_health_get_info(check, &info);
 	enum gslb_health_state state = info.track.state;
-	if (state == GSLB_HEALTH_UNHEALTHY) {
+	/* A failure, not a first verdict: the error rate counts backends
+	 * that fail, not those that never came up. */
+	if (state == GSLB_HEALTH_UNHEALTHY && b->state == GSLB_HEALTH_HEALTHY) {
 		monitor_errors_record(&ag->errors, gslb_clock_mono());
 	}
 	bool healthy = state == GSLB_HEALTH_HEALTHY;
@@ -288,6 +305,7 @@ static void on_result(struct gslb_health_target *check,
 	b->state = state;
 	if (healthy != b->healthy) {
 		b->healthy = healthy;
+		ag->wire[b->index].healthy = healthy;
 		state_changed(ag);
 	}
 }
@@ -500,12 +518,15 @@ static int predictive_apply(struct agent *ag)
 		evtimer_del(ag->predict);
 		bool was = predictor_draining(&ag->pred);
 		gslb_time_t since = predictor_since(&ag->pred);
+		bool changed = predictor_reset_metrics(&ag->pred);
+		if (changed) {
+			log_drain(ag, was, since);
+		}
 		ag->cpu_pct = ag->mem_pct = ag->err_rate = 0;
 		ag->report.pred.cpu_centi = 0;
 		ag->report.pred.mem_centi = 0;
 		ag->report.pred.error_rate_centi = 0;
-		if (predictor_reset_metrics(&ag->pred)) {
-			log_drain(ag, was, since);
+		if (changed) {
 			state_changed(ag);
 		}
 		return GSLB_EOK;
@@ -687,10 +708,9 @@ static void reload(struct agent *ag)
 	}
 	struct gslb_config *old = ag->cfg;
 	ag->cfg = cfg;
+	rebuild_report(ag);
 	if (changed) {
 		state_changed(ag);
-	} else {
-		refresh_report(ag);
 	}
 	if (sender_configure(ag->sender, &sc) != GSLB_EOK ||
 	    predictive_apply(ag) != GSLB_EOK) {
@@ -901,7 +921,7 @@ int agent_run(const char *config_path, struct gslb_config *cfg,
 		log_error("main", "start-up failed: out of memory");
 		goto out;
 	}
-	refresh_report(&ag);
+	rebuild_report(&ag);
 	struct sender_config sc;
 	sender_config_from(&ag, cfg, &sc);
 	if (sender_configure(ag.sender, &sc) != GSLB_EOK ||

@@ -71,6 +71,7 @@ struct sender {
 	uint64_t seq_first;     /* our first sequence number */
 	uint64_t seq;           /* the next one */
 	gslb_time_t started_at; /* monotonic */
+	uint64_t ignored;       /* datagrams that were no ACK of ours */
 };
 
 static const char *peer_name(const struct peer *p, char *buf, size_t len)
@@ -203,10 +204,17 @@ static void resolve(struct peer *p)
 		if (o->resolved && !o->dup &&
 		    same_addr(&p->addr.ss, &o->addr)) {
 			p->dup = true;
-			log_warn(SUBSYS,
-				 "overwatch %s is %s, as %s is: ignoring the "
-				 "second entry",
-				 p->node, p->addr_text, o->node);
+			if (strcmp(p->node, o->node) == 0) {
+				log_warn(SUBSYS,
+					 "overwatch %s is listed twice: "
+					 "ignoring the second entry",
+					 p->node);
+			} else {
+				log_warn(SUBSYS,
+					 "overwatch %s is %s, as %s is: "
+					 "ignoring it",
+					 p->node, p->addr_text, o->node);
+			}
 			return;
 		}
 	}
@@ -485,7 +493,8 @@ static void on_ack(struct peer *p, const struct gossip_ack *ack)
 		memcpy(p->node_id, ack->node_id, n);
 		p->node_id[n] = '\0';
 	}
-	if (!p->have_kx || memcmp(p->kx, ack->overwatch_kx, GOSSIP_KX_LEN)) {
+	if (!p->have_kx ||
+	    memcmp(p->kx, ack->overwatch_kx, GOSSIP_KX_LEN) != 0) {
 		uint8_t key[GOSSIP_KEY_LEN];
 		if (gossip_session_agent(&s->kx, ack->overwatch_kx, key) !=
 		    GSLB_EOK) {
@@ -522,6 +531,12 @@ static void on_ack(struct peer *p, const struct gossip_ack *ack)
 		return;
 	}
 	if ((ack->flags & GOSSIP_ACK_NEED_REGISTER) != 0) {
+		if (!learned && p->reg_seq != 0 &&
+		    ack->acked_seq < p->reg_seq) {
+			/* It answers a message from before our registration,
+			 * which is on its way. */
+			return;
+		}
 		if (p->registered) {
 			log_info(SUBSYS,
 				 "overwatch %s lost our session: registering "
@@ -569,7 +584,8 @@ static struct peer *peer_by_addr(struct sender *s,
 	return NULL;
 }
 
-static void on_datagram(struct sender *s, const uint8_t *dgram, size_t len,
+/* Returns false when the datagram is dropped. */
+static bool on_datagram(struct sender *s, const uint8_t *dgram, size_t len,
 			const struct sockaddr_storage *from)
 {
 	uint8_t inner[GOSSIP_MAX_DATAGRAM];
@@ -585,7 +601,7 @@ static void on_datagram(struct sender *s, const uint8_t *dgram, size_t len,
 			   "ignoring a datagram from %s: not an overwatch of "
 			   "ours",
 			   gslb_sockaddr_format(&sa, where));
-		return;
+		return false;
 	}
 	peer_name(p, name, sizeof(name));
 	enum gossip_reject r =
@@ -596,37 +612,38 @@ static void on_datagram(struct sender *s, const uint8_t *dgram, size_t len,
 	if (r != GOSSIP_ACCEPTED) {
 		log_neterr(SUBSYS, "ignoring a datagram from overwatch %s: %s",
 			   name, gossip_reject_name(r));
-		return;
+		return false;
 	}
 	if (m.hdr.type != GOSSIP_ACK) {
 		log_neterr(SUBSYS,
 			   "ignoring a datagram from overwatch %s: type %d "
 			   "is not an acknowledgement",
 			   name, (int)m.hdr.type);
-		return;
+		return false;
 	}
 	if (strcmp(m.hdr.agent_id, s->cfg.agent_id) != 0) {
 		log_neterr(SUBSYS,
 			   "ignoring an acknowledgement from overwatch %s for "
 			   "agent %s",
 			   name, m.hdr.agent_id);
-		return;
+		return false;
 	}
 	if (!gossip_time_ok(m.hdr.time, gslb_clock_wall())) {
 		log_neterr(SUBSYS,
 			   "ignoring an acknowledgement from overwatch %s: "
 			   "its clock is more than %d s from ours",
 			   name, (int)(GOSSIP_MAX_SKEW / GSLB_SEC));
-		return;
+		return false;
 	}
 	if (m.u.ack.acked_seq < s->seq_first || m.u.ack.acked_seq >= s->seq) {
 		log_neterr(SUBSYS,
 			   "ignoring an acknowledgement from overwatch %s of "
 			   "a message we did not send",
 			   name);
-		return;
+		return false;
 	}
 	on_ack(p, &m.u.ack);
+	return true;
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -652,9 +669,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		}
 		if ((size_t)n > GOSSIP_MAX_DATAGRAM) {
 			log_neterr(SUBSYS, "ignoring an oversized datagram");
+			s->ignored++;
 			continue;
 		}
-		on_datagram(s, buf, (size_t)n, &from);
+		if (!on_datagram(s, buf, (size_t)n, &from)) {
+			s->ignored++;
+		}
 	}
 }
 
@@ -851,6 +871,16 @@ int sender_configure(struct sender *s, const struct sender_config *cfg)
 	free(s->peers);
 	s->peers = peers;
 	s->n_peers = n;
+	/* Entries that were duplicates may not be any more. */
+	for (size_t i = 0; i < n; i++) {
+		struct peer *p = peers[i];
+		if (p->keep && p->dup) {
+			p->dup = false;
+			p->resolved = false;
+			p->resolve_warned = false;
+			resolve(p);
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct peer *p = peers[i];
 		if (!p->keep) {
@@ -861,16 +891,6 @@ int sender_configure(struct sender *s, const struct sender_config *cfg)
 				send_heartbeat(p);
 				p->unanswered++;
 			}
-		}
-	}
-	/* Entries that were duplicates may not be any more. */
-	for (size_t i = 0; i < n; i++) {
-		struct peer *p = peers[i];
-		if (p->dup) {
-			p->dup = false;
-			p->resolved = false;
-			p->resolve_warned = false;
-			resolve(p);
 		}
 	}
 	if (token_changed) {
@@ -938,6 +958,11 @@ void sender_deregister(struct sender *s)
 size_t sender_count(const struct sender *s)
 {
 	return s->n_peers;
+}
+
+uint64_t sender_ignored(const struct sender *s)
+{
+	return s->ignored;
 }
 
 size_t sender_registered(const struct sender *s)

@@ -92,3 +92,6 @@ void sender_deregister(struct sender *s);
 /* Overwatches configured, and those we are registered with. */
 size_t sender_count(const struct sender *s);
 size_t sender_registered(const struct sender *s);
+/* Datagrams dropped: not from an overwatch of ours, unsealable, malformed,
+ * not an acknowledgement for us. */
+uint64_t sender_ignored(const struct sender *s);

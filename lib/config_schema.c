@@ -470,6 +470,11 @@ static void decode_str(struct cfg_loader *ld, const struct item *it,
 			   "%s must be at least %" PRId64 " characters",
 			   it->name, it->min);
 	}
+	if (it->max > 0 && len > (size_t)it->max) {
+		cfg_err_at(ld, node, path,
+			   "%s must be at most %" PRId64 " characters",
+			   it->name, it->max);
+	}
 	set_str(field, cfg_strdup(ld, text));
 }
 
@@ -1916,6 +1921,10 @@ static void fn_agent_tokens(struct cfg_loader *ld, const struct cfg_node *node,
 		if (token != NULL && strlen(token) < 16) {
 			cfg_err_at(ld, val, kpath,
 				   "token must be at least 16 characters");
+		} else if (token != NULL && strlen(token) > 255) {
+			/* What an agent's registration can carry. */
+			cfg_err_at(ld, val, kpath,
+				   "token must be at most 255 characters");
 		}
 		char *service = cfg_name_normalize(ld, key->text);
 		if (service == NULL) {
@@ -2302,12 +2311,17 @@ static void fn_overwatch_nodes(struct cfg_loader *ld,
 }
 
 static const struct item agent_identity_items[] = {
+	/* The maxima are what a registration can carry (lib/gossip.h). */
 	{ .name = "service_token",
 	  .kind = K_STR,
 	  FIELD(struct gslb_config, agent.identity.service_token),
-	  .min = 16 },
+	  .min = 16,
+	  .max = 255 },
 	FN("agent_id", 0, fn_agent_id),
-	STR("region", struct gslb_config, agent.identity.region),
+	{ .name = "region",
+	  .kind = K_STR,
+	  FIELD(struct gslb_config, agent.identity.region),
+	  .max = 63 },
 	PATHNAME("cert_path", struct gslb_config, agent.identity.cert_path),
 	PATHNAME("key_path", struct gslb_config, agent.identity.key_path),
 	END,

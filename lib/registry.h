@@ -99,8 +99,9 @@ int gslb_registry_sync_static(struct gslb_registry *reg,
 			      gslb_time_t now) GSLB_WARN_UNUSED;
 
 /*
- * Adds a backend that did not come from the config (source agent or API),
- * healthy by default. GSLB_EEXIST if the key is taken, whatever its source.
+ * Adds a backend that did not come from the config: source API (healthy by
+ * default) or agent (unhealthy until its agent claims otherwise, heard
+ * from at now). GSLB_EEXIST if the key is taken, whatever its source.
  */
 int gslb_registry_add(struct gslb_registry *reg,
 		      enum gslb_backend_source source, const char *service,

@@ -149,6 +149,9 @@ static void backend_drop(struct agents *ag, struct gslb_backend *b)
 static size_t drop_backends(struct agents *ag, struct agent *a)
 {
 	size_t n = a->n_backends;
+	/* Its next state starts afresh, even at a version applied before. */
+	gossip_reasm_free(a->reasm);
+	a->reasm = NULL;
 	for (size_t i = 0; i < n; i++) {
 		backend_drop(ag, a->backends[i]);
 	}
@@ -244,7 +247,6 @@ static void apply_state(struct agents *ag, struct agent *a)
 						   ? b->agent_id
 						   : gslb_source_name(
 							     b->source));
-				refused++;
 				continue;
 			}
 			if (b == NULL) {
@@ -313,9 +315,9 @@ static void apply_state(struct agents *ag, struct agent *a)
 	a->have_state = true;
 	if (refused > 0) {
 		log_neterr("gossip",
-			   "agent %s: %zu backends refused (service not "
-			   "configured as a domain or not covered by its "
-			   "token)",
+			   "agent %s: %zu backends refused: their service is "
+			   "not a configured domain or not covered by its "
+			   "token",
 			   a->id, refused);
 	}
 	if (changed) {
@@ -720,6 +722,10 @@ static void on_register(struct agents *ag, const struct gossip_msg *m,
 	}
 	a->session = true;
 	gossip_replay_accept(&a->replay, m->hdr.seq);
+	/* A new session (a restarted agent or overwatch): whatever state
+	 * comes next is applied, whatever its version. */
+	gossip_reasm_free(a->reasm);
+	a->reasm = NULL;
 	const gslb_duration_t stale_after =
 		r->interval_ms > 0 && r->missed_threshold > 0
 			? (gslb_duration_t)r->interval_ms * GSLB_MSEC *

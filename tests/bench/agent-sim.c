@@ -190,7 +190,7 @@ static void usage_error(const char *fmt, ...)
 	fprintf(stderr, "agent-sim: ");
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%s", usage_text);
+	fprintf(stderr, " (agent-sim --help for usage)\n");
 	exit(EX_USAGE);
 }
 
@@ -423,6 +423,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		usage_error("%s", "--key is required");
 	}
 	if (o->token == NULL) {
+		if (strcmp(o->cmd, "register") == 0 ||
+		    strcmp(o->cmd, "replay") == 0 ||
+		    strcmp(o->cmd, "impostor") == 0 ||
+		    strcmp(o->cmd, "flood") == 0) {
+			usage_error("%s needs --token", o->cmd);
+		}
 		o->token = "";
 	}
 	if (o->interval <= 0 || o->timeout <= 0) {
@@ -1863,7 +1869,7 @@ static int cmd_garbage(const struct opts *o)
 /* flood                                                                    */
 
 struct flood_mark {
-	gslb_time_t mono;
+	gslb_time_t mono, end;
 	uint64_t heartbeats, acks;
 };
 
@@ -1899,7 +1905,9 @@ static void flood_line(const struct engine *e, gslb_time_t start,
 			j_null(&j, "registration_seconds");
 		}
 		if (steady != NULL) {
-			double s = (double)(now - steady->mono) / 1e9;
+			/* Until the last heartbeat; the ACKs include those
+			 * that came after it. */
+			double s = (double)(steady->end - steady->mono) / 1e9;
 			uint64_t hb = e->st.heartbeats - steady->heartbeats;
 			uint64_t ak = e->st.acks - steady->acks;
 			j_dbl(&j, "steady_seconds", s);
@@ -2012,14 +2020,20 @@ static int cmd_flood(const struct opts *o)
 		if (all_reg != 0 && !steady_on &&
 		    now >= all_reg + (gslb_time_t)(o->warmup * 1e9)) {
 			steady_on = true;
-			steady = (struct flood_mark){ now, e.st.heartbeats,
-						      e.st.acks };
+			steady = (struct flood_mark){
+				.mono = now,
+				.heartbeats = e.st.heartbeats,
+				.acks = e.st.acks,
+			};
 			flood_event("steady", start);
 		}
 		if (now >= next_stats) {
 			flood_line(&e, start, &prev, all_reg, false, NULL);
-			prev = (struct flood_mark){ now, e.st.heartbeats,
-						    e.st.acks };
+			prev = (struct flood_mark){
+				.mono = now,
+				.heartbeats = e.st.heartbeats,
+				.acks = e.st.acks,
+			};
 			next_stats += STATS_EVERY;
 		}
 		gslb_time_t wait = end - now;
@@ -2028,6 +2042,10 @@ static int cmd_flood(const struct opts *o)
 		}
 		engine_step(&e, wait);
 	}
+	/* The answers still on their way. */
+	steady.end = gslb_clock_mono();
+	e.heartbeats = false;
+	(void)run_until(&e, NULL, steady.end + SCAN_EVERY * 6);
 	flood_line(&e, start, &prev, all_reg, true, steady_on ? &steady : NULL);
 
 	engine_free(&e);
@@ -2069,8 +2087,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(o->cmd, "flood") == 0) {
 		ret = cmd_flood(o);
 	} else {
-		fprintf(stderr, "agent-sim: unknown command \"%s\"\n%s", o->cmd,
-			usage_text);
+		fprintf(stderr,
+			"agent-sim: unknown command \"%s\" (agent-sim --help "
+			"for usage)\n",
+			o->cmd);
 		ret = EX_USAGE;
 	}
 	free(o);

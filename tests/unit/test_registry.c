@@ -588,6 +588,51 @@ START_TEST(add_and_remove)
 }
 END_TEST
 
+/*
+ * An agent's backend: fresh when added, stale after the agent's own limit
+ * (not the registry's) unless a heartbeat touches it; a new weight is a
+ * change for DNS only when it differs.
+ */
+START_TEST(agent_backend_own_stale_limit)
+{
+	struct gslb_registry *reg = registry_new();
+	struct gslb_backend *b = NULL;
+	struct gslb_ip ip;
+	ck_assert_int_eq(gslb_ip_parse("10.0.0.9", &ip), 0);
+	ck_assert_int_eq(gslb_registry_add(reg, GSLB_SOURCE_AGENT,
+					   "app.example", &ip, 80, 5, "eu", T0,
+					   &b),
+			 0);
+	ck_assert_int_eq(b->agent_last_seen, T0);
+	b->stale_after = 10 * STALE;
+	/* Unhealthy until the agent claims otherwise. */
+	ck_assert_int_eq(b->status, GSLB_STATUS_UNHEALTHY);
+	ck_assert(gslb_registry_set_agent_claim(reg, b, true, T0));
+	ck_assert_int_eq(b->status, GSLB_STATUS_HEALTHY);
+
+	/* Past the registry's limit, within the agent's. */
+	ck_assert(!gslb_registry_refresh(reg, T0 + 2 * STALE));
+	ck_assert_int_eq(b->status, GSLB_STATUS_HEALTHY);
+	/* A heartbeat keeps it fresh past its first limit. */
+	ck_assert(!gslb_registry_touch_agent(reg, b, T0 + 9 * STALE));
+	ck_assert(!gslb_registry_refresh(reg, T0 + 15 * STALE));
+	ck_assert_int_eq(b->status, GSLB_STATUS_HEALTHY);
+	ck_assert(gslb_registry_refresh(reg, T0 + 20 * STALE));
+	ck_assert_int_eq(b->status, GSLB_STATUS_STALE);
+	/* The next heartbeat brings it back. */
+	ck_assert(gslb_registry_touch_agent(reg, b, T0 + 21 * STALE));
+	ck_assert_int_eq(b->status, GSLB_STATUS_HEALTHY);
+
+	uint64_t gen = gslb_registry_generation(reg);
+	gslb_registry_set_weight(reg, b, 5);
+	ck_assert_uint_eq(gslb_registry_generation(reg), gen);
+	gslb_registry_set_weight(reg, b, 0);
+	ck_assert_uint_gt(gslb_registry_generation(reg), gen);
+	ck_assert_uint_eq(b->weight, 0);
+	gslb_registry_free(reg);
+}
+END_TEST
+
 /* A key listed twice: the first listing wins, and syncs stay quiet. */
 START_TEST(sync_static_duplicate_key)
 {
@@ -767,6 +812,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(tc, sync_static_lifecycle);
 	tcase_add_test(tc, sync_static_leaves_others_alone);
 	tcase_add_test(tc, add_and_remove);
+	tcase_add_test(tc, agent_backend_own_stale_limit);
 	tcase_add_test(tc, sync_static_duplicate_key);
 	suite_add_tcase(s, tc);
 
