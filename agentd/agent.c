@@ -100,37 +100,6 @@ static void errs_add(struct gslb_config_errors *errs, const char *fmt, ...)
 	errs->msgs[errs->n++] = msg;
 }
 
-int agent_check_config(const struct gslb_config *cfg,
-		       struct gslb_config_errors *errs)
-{
-	const struct gslb_agent_config *a = &cfg->agent;
-	const char *file = cfg->n_files > 0 ? cfg->files[0] : "config";
-	size_t before = errs->n;
-	if (a->identity.service_token != NULL &&
-	    strlen(a->identity.service_token) > GOSSIP_TOKEN_MAX) {
-		errs_add(errs,
-			 "%s: agent.identity.service_token: at most %d "
-			 "characters",
-			 file, GOSSIP_TOKEN_MAX);
-	}
-	const char *region = a->identity.region;
-	if (region != NULL && strlen(region) > GOSSIP_REGION_MAX) {
-		errs_add(errs,
-			 "%s: agent.identity.region: at most %d characters",
-			 file, GOSSIP_REGION_MAX);
-	}
-	for (const char *c = region; c != NULL && *c != '\0'; c++) {
-		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-			errs_add(errs,
-				 "%s: agent.identity.region: no control "
-				 "characters allowed",
-				 file);
-			break;
-		}
-	}
-	return errs->n == before ? GSLB_EOK : GSLB_ECONFIG;
-}
-
 int agent_resolve_backends(const struct gslb_config *cfg, struct gslb_ip *ips,
 			   struct gslb_config_errors *errs)
 {
@@ -664,9 +633,6 @@ static void reload(struct agent *ag)
 	struct gslb_ip *ips = NULL;
 	int ret =
 		gslb_config_load(ag->config_path, GSLB_MODE_AGENT, &cfg, &errs);
-	if (ret == GSLB_EOK) {
-		ret = agent_check_config(cfg, &errs);
-	}
 	if (ret == GSLB_EOK) {
 		ips = calloc(cfg->agent.n_backends, sizeof(*ips));
 		ret = ips == NULL ? GSLB_ENOMEM

@@ -14,14 +14,6 @@
 #include "config.h"
 
 /*
- * Checks that the wire format sets beyond what the loader checks (lengths
- * of the token and region), adding messages like the loader's to errs.
- * GSLB_EOK or GSLB_ECONFIG. Part of --check-config.
- */
-int agent_check_config(const struct gslb_config *cfg,
-		       struct gslb_config_errors *errs) GSLB_WARN_UNUSED;
-
-/*
  * Resolves every backend address (a host name to the first address
  * getaddrinfo gives) into ips (cfg->agent.n_backends entries). GSLB_EOK,
  * or GSLB_ECONFIG with a message per backend that does not resolve or

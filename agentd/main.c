@@ -87,9 +87,6 @@ int main(int argc, char **argv)
 	struct gslb_config *cfg = NULL;
 	struct gslb_config_errors errs = { 0 };
 	int ret = gslb_config_load(config_path, GSLB_MODE_AGENT, &cfg, &errs);
-	if (ret == GSLB_EOK) {
-		ret = agent_check_config(cfg, &errs);
-	}
 	if (ret != GSLB_EOK) {
 		for (size_t i = 0; i < errs.n; i++) {
 			fprintf(stderr, "%s\n", errs.msgs[i]);

@@ -814,7 +814,7 @@ bool gslb_agent_id_ok(const char *id)
 	return true;
 }
 
-#define GOSSIP_KEY_REQUIRED                                                  \
+#define GOSSIP_KEY_REQUIRED                                               \
 	"encryption_key is required. OpenGSLB requires encrypted gossip " \
 	"communication. Generate a key with: openssl rand -base64 32"
 

@@ -42,27 +42,27 @@
 #include "netaddr.h"
 
 #define GOSSIP_VERSION 1
-#define GOSSIP_MAGIC "OGSL"
+#define GOSSIP_MAGIC   "OGSL"
 /* magic, version, reserved byte, nonce: the associated data */
 #define GOSSIP_OUTER_LEN (4 + 1 + 1 + 24)
-#define GOSSIP_TAG_LEN 16
-#define GOSSIP_OVERHEAD (GOSSIP_OUTER_LEN + GOSSIP_TAG_LEN)
+#define GOSSIP_TAG_LEN   16
+#define GOSSIP_OVERHEAD  (GOSSIP_OUTER_LEN + GOSSIP_TAG_LEN)
 /* Largest datagram sent or accepted. */
 #define GOSSIP_MAX_DATAGRAM 4096
-#define GOSSIP_MAX_INNER (GOSSIP_MAX_DATAGRAM - GOSSIP_OVERHEAD)
+#define GOSSIP_MAX_INNER    (GOSSIP_MAX_DATAGRAM - GOSSIP_OVERHEAD)
 /* State fragments are kept under a typical path MTU. */
 #define GOSSIP_STATE_DATAGRAM 1200
 
-#define GOSSIP_AGENT_ID_MAX 64 /* [A-Za-z0-9._-], 1..64 */
-#define GOSSIP_TOKEN_MAX 255
-#define GOSSIP_REGION_MAX 63
-#define GOSSIP_NODE_ID_MAX 255
-#define GOSSIP_SERVICES_MAX 64 /* services named in one registration */
-#define GOSSIP_KX_LEN 32       /* X25519 public key */
-#define GOSSIP_KEY_LEN 32      /* session key */
-#define GOSSIP_MAC_LEN 32
-#define GOSSIP_SIG_MAX 160
-#define GOSSIP_CERT_MAX 2048
+#define GOSSIP_AGENT_ID_MAX  64 /* [A-Za-z0-9._-], 1..64 */
+#define GOSSIP_TOKEN_MAX     255
+#define GOSSIP_REGION_MAX    63
+#define GOSSIP_NODE_ID_MAX   255
+#define GOSSIP_SERVICES_MAX  64 /* services named in one registration */
+#define GOSSIP_KX_LEN        32 /* X25519 public key */
+#define GOSSIP_KEY_LEN       32 /* session key */
+#define GOSSIP_MAC_LEN       32
+#define GOSSIP_SIG_MAX       160
+#define GOSSIP_CERT_MAX      2048
 #define GOSSIP_MAX_FRAGMENTS 1024
 /* Messages whose time is further than this from ours are refused. */
 #define GOSSIP_MAX_SKEW (120 * GSLB_SEC)
@@ -93,7 +93,7 @@ enum gossip_reject {
 	GOSSIP_R_BAD_CERTIFICATE, /* unparsable, expired or not yet valid */
 	GOSSIP_R_BAD_TOKEN,       /* service token does not match */
 	GOSSIP_R_CERT_MISMATCH,   /* agent id pinned to another certificate */
-	GOSSIP_R_UNKNOWN_SERVICE, /* a service that is not a configured domain */
+	GOSSIP_R_UNKNOWN_SERVICE, /* not a configured domain, or no token */
 	GOSSIP_R_TOO_LARGE,       /* state beyond the reassembly limits */
 	GOSSIP_R_COUNT
 };
@@ -119,8 +119,8 @@ const char *gossip_drain_reason_name(enum gossip_drain_reason r);
 
 struct gossip_header {
 	enum gossip_type type;
-	uint8_t flags; /* GOSSIP_F_*; set by the encoders */
-	uint64_t seq;  /* strictly increasing per agent, never 0 */
+	uint8_t flags;    /* GOSSIP_F_*; set by the encoders */
+	uint64_t seq;     /* strictly increasing per agent, never 0 */
 	gslb_time_t time; /* wall clock, unix ns */
 	char agent_id[GOSSIP_AGENT_ID_MAX + 1];
 };
@@ -135,11 +135,11 @@ struct gossip_heartbeat {
 
 /* First contact, and again whenever an overwatch asks. Signed. */
 struct gossip_register {
-	const char *token; /* service token; not NUL-terminated */
-	size_t token_len;  /* 1..GOSSIP_TOKEN_MAX */
-	const uint8_t *cert; /* the agent's certificate, DER */
-	size_t cert_len;     /* 1..GOSSIP_CERT_MAX */
-	uint8_t agent_kx[GOSSIP_KX_LEN];     /* session public key */
+	const char *token;               /* service token; not NUL-terminated */
+	size_t token_len;                /* 1..GOSSIP_TOKEN_MAX */
+	const uint8_t *cert;             /* the agent's certificate, DER */
+	size_t cert_len;                 /* 1..GOSSIP_CERT_MAX */
+	uint8_t agent_kx[GOSSIP_KX_LEN]; /* session public key */
 	uint8_t overwatch_kx[GOSSIP_KX_LEN]; /* the overwatch's it used */
 	uint32_t interval_ms;
 	uint16_t missed_threshold;
@@ -184,15 +184,15 @@ struct gossip_state {
 	uint16_t frag_index; /* 0..frag_count-1 */
 	uint16_t frag_count; /* 1..GOSSIP_MAX_FRAGMENTS */
 	struct gossip_predictive predictive;
-	uint16_t n_backends; /* in this fragment */
+	uint16_t n_backends;    /* in this fragment */
 	const uint8_t *entries; /* validated; walk with gossip_state_next */
 	size_t entries_len;
 };
 
 /* Overwatch to agent, after each agent message it accepted or refused. */
 #define GOSSIP_ACK_NEED_REGISTER 0x01 /* no session: register again */
-#define GOSSIP_ACK_NEED_STATE 0x02    /* send the full state */
-#define GOSSIP_ACK_REFUSED 0x04       /* see reason */
+#define GOSSIP_ACK_NEED_STATE    0x02 /* send the full state */
+#define GOSSIP_ACK_REFUSED       0x04 /* see reason */
 struct gossip_ack {
 	uint8_t overwatch_kx[GOSSIP_KX_LEN];
 	uint64_t acked_seq;     /* the agent message this answers */
@@ -237,7 +237,8 @@ struct gossip_state_iter {
 };
 void gossip_state_iter_init(struct gossip_state_iter *it,
 			    const struct gossip_state *st);
-bool gossip_state_next(struct gossip_state_iter *it, struct gossip_backend *out);
+bool gossip_state_next(struct gossip_state_iter *it,
+		       struct gossip_backend *out);
 
 /*
  * Encoders write an inner message into out (cap bytes) and return its
@@ -285,8 +286,8 @@ bool gossip_mac_ok(const struct gossip_msg *m,
 /* Sets GOSSIP_F_SIG: inner[0..len) is then what to sign. */
 void gossip_sign_begin(uint8_t *inner, size_t len);
 /* Appends the signature (u16 length + bytes). */
-int gossip_sign_end(uint8_t *inner, size_t *len, size_t cap,
-		    const uint8_t *sig, size_t sig_len) GSLB_WARN_UNUSED;
+int gossip_sign_end(uint8_t *inner, size_t *len, size_t cap, const uint8_t *sig,
+		    size_t sig_len) GSLB_WARN_UNUSED;
 
 /*
  * What the old certificate's key signs when an agent rotates:
@@ -337,7 +338,7 @@ int gossip_session_overwatch(const struct gossip_kx *overwatch,
 /* Replay window over the last 64 sequence numbers. Check before, accept
  * only after the message authenticated. */
 struct gossip_replay {
-	uint64_t top; /* highest accepted; 0: none yet */
+	uint64_t top;  /* highest accepted; 0: none yet */
 	uint64_t seen; /* bit i: top - i accepted */
 };
 bool gossip_replay_fresh(const struct gossip_replay *r, uint64_t seq);

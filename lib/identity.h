@@ -19,7 +19,7 @@
 
 #include "compiler.h"
 
-#define GSLB_FINGERPRINT_LEN 64
+#define GSLB_FINGERPRINT_LEN        64
 #define GSLB_IDENTITY_VALIDITY_DAYS 365
 /* An agent makes a new certificate when less than this is left. */
 #define GSLB_IDENTITY_RENEW_DAYS 30
@@ -57,8 +57,7 @@ int gslb_identity_save(const struct gslb_identity *id, const char *cert_path,
 
 void gslb_identity_free(struct gslb_identity *id);
 
-const uint8_t *gslb_identity_cert(const struct gslb_identity *id,
-				  size_t *len);
+const uint8_t *gslb_identity_cert(const struct gslb_identity *id, size_t *len);
 /* NUL-terminated, GSLB_FINGERPRINT_LEN characters. */
 const char *gslb_identity_fingerprint(const struct gslb_identity *id);
 /* Unix seconds. */
@@ -83,8 +82,7 @@ void gslb_cert_free(struct gslb_cert *cert);
 int64_t gslb_cert_not_before(const struct gslb_cert *cert);
 int64_t gslb_cert_not_after(const struct gslb_cert *cert);
 /* The subject's CN, e.g. "opengslb-agent-eu-west" (into buf, "" if none). */
-void gslb_cert_common_name(const struct gslb_cert *cert, char *buf,
-			   size_t len);
+void gslb_cert_common_name(const struct gslb_cert *cert, char *buf, size_t len);
 
 /* Whether sig is cert's key's ECDSA-SHA256 signature of data. */
 bool gslb_cert_verify(const struct gslb_cert *cert, const uint8_t *data,

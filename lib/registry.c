@@ -502,8 +502,8 @@ bool gslb_registry_touch_agent(struct gslb_registry *reg,
 	return recompute(reg, b, now);
 }
 
-void gslb_registry_set_weight(struct gslb_registry *reg,
-			      struct gslb_backend *b, uint32_t weight)
+void gslb_registry_set_weight(struct gslb_registry *reg, struct gslb_backend *b,
+			      uint32_t weight)
 {
 	if (b->weight != weight) {
 		b->weight = weight;

@@ -145,8 +145,8 @@ bool gslb_registry_touch_agent(struct gslb_registry *reg,
 			       struct gslb_backend *b, gslb_time_t now);
 /* A new weight (agent or API backends); bumps the generation if it
  * changed. */
-void gslb_registry_set_weight(struct gslb_registry *reg,
-			      struct gslb_backend *b, uint32_t weight);
+void gslb_registry_set_weight(struct gslb_registry *reg, struct gslb_backend *b,
+			      uint32_t weight);
 
 /* Recomputes every status (time passes: staleness); true if any changed. */
 bool gslb_registry_refresh(struct gslb_registry *reg, gslb_time_t now);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,9 +28,8 @@ struct agent {
 	 * its backends are removed). */
 	bool pinned;
 	char fingerprint[GSLB_FINGERPRINT_LEN + 1];
-	uint8_t *cert;
+	uint8_t *cert; /* DER */
 	size_t cert_len;
-	struct gslb_cert *pub; /* parsed cert, NULL until needed */
 	char *region;
 	char *services; /* comma-separated, sorted: what the token covered */
 	int64_t first_seen, last_seen, not_after; /* unix seconds */
@@ -64,6 +64,14 @@ struct agents {
 	size_t n;
 	gslb_time_t saved; /* monotonic, last save of last-seen times */
 
+	/* Where the datagram being handled came to (IP_PKTINFO), so that
+	 * its acknowledgement leaves from there on a multi-homed host. */
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} reply_from;
+	size_t reply_from_len; /* 0: none */
+
 	struct agents_stats stats;
 	uint8_t dgram[GOSSIP_MAX_DATAGRAM + 1];
 	uint8_t inner[GOSSIP_MAX_DATAGRAM];
@@ -90,7 +98,7 @@ static struct agent *agent_find(const struct agents *ag, const char *id)
 {
 	size_t i = lower_bound(ag, id);
 	return i < ag->n && strcmp(ag->list[i]->id, id) == 0 ? ag->list[i]
-							      : NULL;
+							     : NULL;
 }
 
 static struct agent *agent_add(struct agents *ag, const char *id)
@@ -115,11 +123,9 @@ static struct agent *agent_add(struct agents *ag, const char *id)
 static void pin_clear(struct agent *a)
 {
 	free(a->cert);
-	gslb_cert_free(a->pub);
 	free(a->region);
 	free(a->services);
 	a->cert = NULL;
-	a->pub = NULL;
 	a->region = NULL;
 	a->services = NULL;
 	a->cert_len = 0;
@@ -237,16 +243,16 @@ static void apply_state(struct agents *ag, struct agent *a)
 			struct gslb_backend *b =
 				gslb_registry_find(reg, svc, &gb.ip, gb.port);
 			if (b != NULL && b->agent_id != a->id) {
-				log_neterr("gossip",
-					   "agent %s reports %s %s port %u, "
-					   "which %s already has; ignored",
-					   a->id, svc,
-					   gslb_ip_format(&gb.ip, addr),
-					   (unsigned)gb.port,
-					   b->agent_id != NULL
-						   ? b->agent_id
-						   : gslb_source_name(
-							     b->source));
+				log_neterr(
+					"gossip",
+					"agent %s reports %s %s port %u, "
+					"which %s already has; ignored",
+					a->id, svc,
+					gslb_ip_format(&gb.ip, addr),
+					(unsigned)gb.port,
+					b->agent_id != NULL
+						? b->agent_id
+						: gslb_source_name(b->source));
 				continue;
 			}
 			if (b == NULL) {
@@ -361,8 +367,18 @@ static void send_ack(struct agents *ag, const char *agent_id,
 	}
 	int n = gossip_seal(ag->srv->cfg->overwatch.gossip.key, inner,
 			    (size_t)len, out, sizeof(out));
-	if (n < 0 || sendto(ag->fd, out, (size_t)n, 0,
-			    (const struct sockaddr *)&to->ss, to->len) < 0) {
+	struct iovec iov = { .iov_base = out,
+			     .iov_len = n > 0 ? (size_t)n : 0 };
+	struct msghdr msg = {
+		.msg_name = (void *)&to->ss,
+		.msg_namelen = to->len,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control =
+			ag->reply_from_len > 0 ? ag->reply_from.buf : NULL,
+		.msg_controllen = ag->reply_from_len,
+	};
+	if (n < 0 || sendmsg(ag->fd, &msg, 0) < 0) {
 		ag->stats.send_failures++;
 		return;
 	}
@@ -407,12 +423,13 @@ static void save_pin(struct agents *ag, const struct agent *a,
 	char resource[96];
 	snprintf(resource, sizeof(resource), "agents/%s", a->id);
 	json_t *after = pin_json(a);
-	char *b_text = before != NULL ? json_dumps(before, JSON_COMPACT |
-							     JSON_SORT_KEYS)
-				      : NULL;
-	char *a_text = after != NULL ? json_dumps(after, JSON_COMPACT |
-							   JSON_SORT_KEYS)
-				     : NULL;
+	char *b_text =
+		before != NULL
+			? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS)
+			: NULL;
+	char *a_text =
+		after != NULL ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS)
+			      : NULL;
 	struct store_audit_entry e = {
 		.time = gslb_clock_wall(),
 		.action = (char *)action,
@@ -549,15 +566,21 @@ static enum gossip_reject check_pin(struct agents *ag, struct agent *a,
 	if (strcmp(prev_fp, a->fingerprint) != 0) {
 		return GOSSIP_R_CERT_MISMATCH;
 	}
-	if (a->pub == NULL &&
-	    gslb_cert_parse(a->cert, a->cert_len, &a->pub) != GSLB_EOK) {
+	/* prev_cert is the pinned certificate (same fingerprint). */
+	struct gslb_cert *pinned = NULL;
+	if (gslb_cert_parse(r->prev_cert, r->prev_cert_len, &pinned) !=
+	    GSLB_EOK) {
 		return GOSSIP_R_CERT_MISMATCH;
 	}
 	uint8_t data[GOSSIP_CERT_MAX + 128];
 	int len = gossip_endorsement_data(a->id, r->cert, r->cert_len, data,
 					  sizeof(data));
-	if (len < 0 || !gslb_cert_verify(a->pub, data, (size_t)len,
-					 r->endorsement, r->endorsement_len)) {
+	const bool endorsed =
+		len >= 0 &&
+		gslb_cert_verify(pinned, data, (size_t)len, r->endorsement,
+				 r->endorsement_len);
+	gslb_cert_free(pinned);
+	if (!endorsed) {
 		return GOSSIP_R_BAD_SIGNATURE;
 	}
 	(void)ag;
@@ -571,13 +594,14 @@ static void refuse(struct agents *ag, const struct gossip_msg *m,
 {
 	char where[GSLB_SOCKADDR_STRLEN];
 	ag->stats.rejected[why]++;
-	log_neterr("gossip", "refused the registration of agent %s from %s: "
-			     "%s%s%s",
+	log_neterr("gossip",
+		   "refused the registration of agent %s from %s: "
+		   "%s%s%s",
 		   m->hdr.agent_id, gslb_sockaddr_format(from, where),
 		   gossip_reject_name(why), detail[0] != '\0' ? ": " : "",
 		   detail);
-	send_ack(ag, m->hdr.agent_id, from, m->hdr.seq, a,
-		 GOSSIP_ACK_REFUSED, why);
+	send_ack(ag, m->hdr.agent_id, from, m->hdr.seq, a, GOSSIP_ACK_REFUSED,
+		 why);
 }
 
 static void on_register(struct agents *ag, const struct gossip_msg *m,
@@ -647,14 +671,13 @@ static void on_register(struct agents *ag, const struct gossip_msg *m,
 
 	/* Accepted. The pin first: what the database will hold. */
 	const bool first_use = !a->pinned;
-	const bool pin_changed = first_use || rotation ||
-				 strcmp(a->services != NULL ? a->services : "",
-					services) != 0 ||
-				 (a->region == NULL) != (r->region_len == 0) ||
-				 (a->region != NULL &&
-				  (strlen(a->region) != r->region_len ||
-				   memcmp(a->region, r->region,
-					  r->region_len) != 0));
+	const bool pin_changed =
+		first_use || rotation ||
+		strcmp(a->services != NULL ? a->services : "", services) != 0 ||
+		(a->region == NULL) != (r->region_len == 0) ||
+		(a->region != NULL &&
+		 (strlen(a->region) != r->region_len ||
+		  memcmp(a->region, r->region, r->region_len) != 0));
 	json_t *before = a->pinned ? pin_json(a) : NULL;
 	if (rotation || first_use) {
 		uint8_t *copy = malloc(r->cert_len);
@@ -666,13 +689,10 @@ static void on_register(struct agents *ag, const struct gossip_msg *m,
 		}
 		memcpy(copy, r->cert, r->cert_len);
 		free(a->cert);
-		gslb_cert_free(a->pub);
 		a->cert = copy;
 		a->cert_len = r->cert_len;
-		a->pub = cert;
-		cert = NULL;
 		memcpy(a->fingerprint, fp, sizeof(fp));
-		a->not_after = gslb_cert_not_after(a->pub);
+		a->not_after = gslb_cert_not_after(cert);
 		if (first_use) {
 			a->first_seen = now_s;
 		}
@@ -681,8 +701,8 @@ static void on_register(struct agents *ag, const struct gossip_msg *m,
 	free(a->services);
 	a->services = services;
 	free(a->region);
-	a->region = r->region_len > 0 ? strndup(r->region, r->region_len)
-				      : NULL;
+	a->region =
+		r->region_len > 0 ? strndup(r->region, r->region_len) : NULL;
 	a->pinned = true;
 	a->last_seen = now_s;
 
@@ -700,8 +720,7 @@ static void on_register(struct agents *ag, const struct gossip_msg *m,
 			 "agent %s rotated its certificate: now %s pinned",
 			 a->id, a->fingerprint);
 	} else {
-		log_info("gossip", "agent %s registered from %s", a->id,
-			 where);
+		log_info("gossip", "agent %s registered from %s", a->id, where);
 	}
 	if (pin_changed) {
 		save_pin(ag, a,
@@ -858,8 +877,8 @@ static void on_deregister(struct agents *ag, const struct gossip_msg *m,
 	size_t n = drop_backends(ag, a);
 	a->session = false;
 	ag->stats.deregistrations++;
-	log_info("gossip", "agent %s deregistered: %zu backends removed",
-		 a->id, n);
+	log_info("gossip", "agent %s deregistered: %zu backends removed", a->id,
+		 n);
 	send_ack(ag, a->id, from, m->hdr.seq, a, 0, GOSSIP_ACCEPTED);
 }
 
@@ -872,9 +891,9 @@ static void receive(struct agents *ag, size_t len,
 	const struct gslb_config *cfg = ag->srv->cfg;
 	size_t inner_len = 0;
 	struct gossip_msg m;
-	enum gossip_reject why = gossip_open(cfg->overwatch.gossip.key,
-					     ag->dgram, len, ag->inner,
-					     &inner_len);
+	enum gossip_reject why =
+		gossip_open(cfg->overwatch.gossip.key, ag->dgram, len,
+			    ag->inner, &inner_len);
 	if (why == GOSSIP_ACCEPTED) {
 		why = gossip_decode(ag->inner, inner_len, &m);
 	}
@@ -911,15 +930,60 @@ static void receive(struct agents *ag, size_t len,
 	}
 }
 
+/* Keeps the destination address of a received datagram as the control
+ * message that makes the reply leave from it. */
+static void reply_from_set(struct agents *ag, struct msghdr *msg)
+{
+	ag->reply_from_len = 0;
+	memset(ag->reply_from.buf, 0, sizeof(ag->reply_from.buf));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL;
+	     c = CMSG_NXTHDR(msg, c)) {
+		struct cmsghdr *out = (struct cmsghdr *)ag->reply_from.buf;
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo in, reply = { 0 };
+			memcpy(&in, CMSG_DATA(c), sizeof(in));
+			reply.ipi_spec_dst = in.ipi_addr;
+			out->cmsg_level = IPPROTO_IP;
+			out->cmsg_type = IP_PKTINFO;
+			out->cmsg_len = CMSG_LEN(sizeof(reply));
+			memcpy(CMSG_DATA(out), &reply, sizeof(reply));
+			ag->reply_from_len = CMSG_SPACE(sizeof(reply));
+		} else if (c->cmsg_level == IPPROTO_IPV6 &&
+			   c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo in6;
+			memcpy(&in6, CMSG_DATA(c), sizeof(in6));
+			out->cmsg_level = IPPROTO_IPV6;
+			out->cmsg_type = IPV6_PKTINFO;
+			out->cmsg_len = CMSG_LEN(sizeof(in6));
+			memcpy(CMSG_DATA(out), &in6, sizeof(in6));
+			ag->reply_from_len = CMSG_SPACE(sizeof(in6));
+		}
+	}
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct agents *ag = arg;
 	(void)what;
 	for (int i = 0; i < READ_BURST; i++) {
 		struct gslb_sockaddr from = { .len = sizeof(from.ss) };
-		ssize_t n = recvfrom(fd, ag->dgram, sizeof(ag->dgram),
-				     MSG_DONTWAIT, (struct sockaddr *)&from.ss,
-				     &from.len);
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct in_pktinfo))];
+		} control;
+		struct iovec iov = { .iov_base = ag->dgram,
+				     .iov_len = sizeof(ag->dgram) };
+		struct msghdr msg = {
+			.msg_name = &from.ss,
+			.msg_namelen = sizeof(from.ss),
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf),
+		};
+		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+		from.len = msg.msg_namelen;
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				log_neterr("gossip", "receive: %s",
@@ -931,6 +995,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			ag->stats.rejected[GOSSIP_R_MALFORMED]++;
 			continue;
 		}
+		reply_from_set(ag, &msg);
 		receive(ag, (size_t)n, &from);
 	}
 }
@@ -951,21 +1016,25 @@ static int open_socket(struct agents *ag, const char *address)
 		.ai_socktype = SOCK_DGRAM,
 		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
 	}, *res = NULL;
-	int gai = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints,
-			      &res);
+	int gai =
+		getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
 	free(host);
 	if (gai != 0) {
 		log_error("gossip", "overwatch.gossip.bind_address \"%s\": %s",
 			  address, gai_strerror(gai));
 		return GSLB_EINVAL;
 	}
-	ag->fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK |
-						SOCK_CLOEXEC,
-			0);
-	int rcvbuf = 4 << 20;
+	ag->fd = socket(res->ai_family,
+			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rcvbuf = 4 << 20, on = 1;
 	if (ag->fd < 0 ||
 	    setsockopt(ag->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 		       sizeof(rcvbuf)) != 0 ||
+	    (res->ai_family == AF_INET
+		     ? setsockopt(ag->fd, IPPROTO_IP, IP_PKTINFO, &on,
+				  sizeof(on))
+		     : setsockopt(ag->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
+				  sizeof(on))) != 0 ||
 	    bind(ag->fd, res->ai_addr, res->ai_addrlen) != 0) {
 		log_error("gossip", "cannot listen on %s (udp): %s", address,
 			  strerror(errno));
@@ -1107,7 +1176,8 @@ void agents_reload(struct agents *ag)
 	for (size_t i = 0; i < ag->n; i++) {
 		struct agent *a = ag->list[i];
 		if (a->stale_after == 0) {
-			a->stale_after = ag->srv->cfg->overwatch.stale.threshold;
+			a->stale_after =
+				ag->srv->cfg->overwatch.stale.threshold;
 		}
 	}
 }
@@ -1227,9 +1297,10 @@ int agents_revoke(struct agents *ag, const char *agent_id,
 	char resource[96];
 	snprintf(resource, sizeof(resource), "agents/%s", a->id);
 	json_t *before = pin_json(a);
-	char *b_text = before != NULL ? json_dumps(before, JSON_COMPACT |
-							     JSON_SORT_KEYS)
-				      : NULL;
+	char *b_text =
+		before != NULL
+			? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS)
+			: NULL;
 	json_decref(before);
 	struct store_audit_entry e = {
 		.time = gslb_clock_wall(),
@@ -1251,7 +1322,8 @@ int agents_revoke(struct agents *ag, const char *agent_id,
 	*backends_removed = drop_backends(ag, a);
 	a->session = false;
 	pin_clear(a);
-	log_info("gossip", "agent %s revoked: pin removed, %zu backends removed",
+	log_info("gossip",
+		 "agent %s revoked: pin removed, %zu backends removed",
 		 agent_id, *backends_removed);
 	store_commit(state_store_rw(ag->srv->state), txn, done, arg);
 	return GSLB_EOK;

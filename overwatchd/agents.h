@@ -57,14 +57,14 @@ struct agent_info {
 	int64_t first_seen;   /* unix seconds */
 	int64_t last_seen;
 	int64_t not_after;
-	bool connected; /* has a session */
-	bool stale;     /* connected but silent past its limit */
+	bool connected;      /* has a session */
+	bool stale;          /* connected but silent past its limit */
 	const char *address; /* last datagram's source; NULL: none */
 	size_t backends;
 	size_t healthy_backends;
 	bool draining;
 	enum gossip_drain_reason drain_reason;
-	uint64_t state_version; /* 0: no state yet */
+	uint64_t state_version;        /* 0: no state yet */
 	gslb_duration_t heartbeat_age; /* -1: not heard since start */
 };
 
@@ -81,8 +81,8 @@ bool agents_find(const struct agents *ag, const char *agent_id,
  * an unknown agent. done's message on success is unused.
  */
 int agents_revoke(struct agents *ag, const char *agent_id,
-		  const struct state_actor *who, state_done_fn done,
-		  void *arg, size_t *backends_removed) GSLB_WARN_UNUSED;
+		  const struct state_actor *who, state_done_fn done, void *arg,
+		  size_t *backends_removed) GSLB_WARN_UNUSED;
 
 /* Counters since start, for metrics. */
 struct agents_stats {
@@ -90,11 +90,11 @@ struct agents_stats {
 	uint64_t rejected[GOSSIP_R_COUNT]; /* by reason */
 	uint64_t acks_sent;
 	uint64_t send_failures;
-	uint64_t registrations;  /* accepted */
-	uint64_t pinned_new;     /* first use */
-	uint64_t rotations;      /* re-pinned with an endorsement */
-	uint64_t stale_events;   /* agents that went silent */
-	uint64_t removals;       /* agents whose backends were removed */
+	uint64_t registrations; /* accepted */
+	uint64_t pinned_new;    /* first use */
+	uint64_t rotations;     /* re-pinned with an endorsement */
+	uint64_t stale_events;  /* agents that went silent */
+	uint64_t removals;      /* agents whose backends were removed */
 	uint64_t deregistrations;
 	size_t pinned;    /* agents pinned now */
 	size_t connected; /* with a session */

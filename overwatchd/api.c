@@ -490,8 +490,8 @@ json_t *api_backend_json(const struct api *api, const struct gslb_backend *b)
 		"service", b->service, "address", gslb_ip_format(&b->ip, addr),
 		"port", (int)b->port, "weight", (json_int_t)b->weight,
 		"agent_id", b->agent_id != NULL ? b->agent_id : "", "region",
-		b->region != NULL ? b->region : "",
-		"source", gslb_source_name(b->source), "effective_status",
+		b->region != NULL ? b->region : "", "source",
+		gslb_source_name(b->source), "effective_status",
 		gslb_status_name(b->status), "agent_healthy",
 		(int)b->agent_healthy, "agent_last_seen",
 		api_mono_text(b->agent_last_seen, seen));

@@ -38,11 +38,11 @@ static json_t *agent_json(const struct agent_info *a)
 		"drain_reason", gossip_drain_reason_name(a->drain_reason),
 		"state_version", (json_int_t)a->state_version);
 	if (o != NULL) {
-		json_object_set_new(o, "heartbeat_age_seconds",
-				    a->heartbeat_age >= 0
-					    ? json_real((double)a->heartbeat_age /
-							GSLB_SEC)
-					    : json_null());
+		json_object_set_new(
+			o, "heartbeat_age_seconds",
+			a->heartbeat_age >= 0
+				? json_real((double)a->heartbeat_age / GSLB_SEC)
+				: json_null());
 	}
 	return o;
 }
@@ -62,15 +62,15 @@ static void handle_list(struct api *api, struct evhttp_request *req)
 			list = NULL;
 		}
 	}
-	api_send_json(api, req, HTTP_OK,
-		      list == NULL ? NULL
-				   : json_pack("{s:o, s:I, s:I, s:I, s:s}",
-					       "agents", list, "total",
-					       (json_int_t)json_array_size(list),
-					       "connected",
-					       (json_int_t)connected, "stale",
-					       (json_int_t)stale, "generated_at",
-					       api_generated_at(at)));
+	api_send_json(
+		api, req, HTTP_OK,
+		list == NULL
+			? NULL
+			: json_pack("{s:o, s:I, s:I, s:I, s:s}", "agents", list,
+				    "total", (json_int_t)json_array_size(list),
+				    "connected", (json_int_t)connected, "stale",
+				    (json_int_t)stale, "generated_at",
+				    api_generated_at(at)));
 }
 
 void api_handle_agents(struct api *api, struct evhttp_request *req,

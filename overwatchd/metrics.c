@@ -1122,12 +1122,13 @@ static void render_agents(struct metrics *m, struct render *r)
 	family(r, P "overwatch_agent_auth_failures_total", "counter",
 	       "Registrations refused, by reason.");
 	static const enum gossip_reject auth[] = {
-		GOSSIP_R_BAD_SIGNATURE, GOSSIP_R_BAD_CERTIFICATE,
-		GOSSIP_R_BAD_TOKEN,     GOSSIP_R_CERT_MISMATCH,
+		GOSSIP_R_BAD_SIGNATURE,   GOSSIP_R_BAD_CERTIFICATE,
+		GOSSIP_R_BAD_TOKEN,       GOSSIP_R_CERT_MISMATCH,
 		GOSSIP_R_UNKNOWN_SERVICE,
 	};
 	for (size_t i = 0; i < GSLB_ARRAY_SIZE(auth); i++) {
-		const struct label l = { "reason", gossip_reject_name(auth[i]) };
+		const struct label l = { "reason",
+					 gossip_reject_name(auth[i]) };
 		sample_u64(r, P "overwatch_agent_auth_failures_total", &l, 1,
 			   st.rejected[auth[i]]);
 	}

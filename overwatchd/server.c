@@ -210,11 +210,12 @@ static void reload(struct server *srv)
 				 "and dns.tcp_* take effect after a restart");
 	}
 	if (restart_changed(srv->cfg, cfg)) {
-		log_warn("main", "changes to api.enabled, api.address, "
-				 "api.socket, metrics.enabled, metrics.address, "
-				 "overwatch.data_dir and "
-				 "overwatch.gossip.bind_address take effect "
-				 "after a restart");
+		log_warn("main",
+			 "changes to api.enabled, api.address, "
+			 "api.socket, metrics.enabled, metrics.address, "
+			 "overwatch.data_dir and "
+			 "overwatch.gossip.bind_address take effect "
+			 "after a restart");
 	}
 	struct gslb_config *old = srv->cfg;
 	srv->cfg = cfg;

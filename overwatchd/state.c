@@ -711,8 +711,7 @@ struct store *state_store_rw(struct state *st)
 	return st->store;
 }
 
-void state_take_agents(struct state *st, struct store_agent **agents,
-		       size_t *n)
+void state_take_agents(struct state *st, struct store_agent **agents, size_t *n)
 {
 	*agents = st->agents;
 	*n = st->n_agents;

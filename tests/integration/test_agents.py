@@ -47,13 +47,20 @@ def sim_path():
     return os.path.realpath(path)
 
 
-def overwatch_config():
+def overwatch_config(validation=False):
     """The harness's overwatch, with a domain only agents serve, a token
     for it, and short stale limits."""
     domains = gslbtest.default_domains() + [
         Domain(SERVICE, "round-robin", ["us-east"], [], ttl=5,
                max_records=16)]
-    text = gslbtest.config(domains=domains, api=True, metrics=True)
+    text = gslbtest.config(domains=domains, api=True, metrics=True,
+                           validation=validation)
+    if validation:
+        # Agent backends get the fallback check: make it quick.
+        old = "  validation:\n    enabled: true\n"
+        assert old in text
+        text = text.replace(old, old + "    check_interval: 1s\n"
+                            "    check_timeout: 500ms\n")
     gossip = "\n".join(gslbtest.GOSSIP_BLOCK) + "\n"
     assert gossip in text
     return text.replace(gossip, gossip + (
@@ -114,8 +121,12 @@ class Agent:
                                         for line in self.predictive]
         return "\n".join(out) + "\n"
 
+    def write_config(self, text=None):
+        gslbtest.write_private(self.config_path,
+                               self.render() if text is None else text)
+
     def start(self, *args):
-        gslbtest.write_private(self.config_path, self.render())
+        self.write_config()
         with open(self.log_path, "ab") as err:
             self.proc = subprocess.Popen(
                 [agentd_path(), "-c", self.config_path] + list(args),
@@ -153,6 +164,7 @@ class Agent:
     def cleanup(self):
         # SIGTERM: its backends leave at once, free for the next test.
         self.stop()
+        self.last_log = self.log()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -261,8 +273,9 @@ class AgentsCase(unittest.TestCase):
             for d in type(self).overwatches:
                 sys.stderr.write("\n%s\n" % d.describe(tail=60))
             for a in getattr(self, "agents", []):
+                text = getattr(a, "last_log", None) or a.log()
                 sys.stderr.write("\nagent %s:\n%s\n" % (a.agent_id,
-                                                         a.log()[-4000:]))
+                                                         text[-4000:]))
         return out
 
     def agent(self, agent_id, ips, **kw):
@@ -372,20 +385,131 @@ class Basics(AgentsCase):
         a.send(signal.SIGUSR2)
         self.wait_answers(["127.0.0.41", "127.0.0.46"])
 
-    def test_predictive_memory_threshold_drains(self):
-        # Any running system uses more than 2 % of its memory.
-        self.agent("web-g", ["127.0.0.42"], predictive=[
+    def test_predictive_error_rate_drains(self):
+        # One failure a minute is the threshold: the first failure of its
+        # backend drains the agent (draining beats its own claim).
+        a = self.agent("web-g", ["127.0.0.42"], predictive=[
             "enabled: true", "check_interval: 1s",
-            "memory: { threshold: 2, bleed_duration: 1s }"])
+            "error_rate: { threshold: 1, window: 60s, bleed_duration: 1s }"])
         d = self.overwatches[0]
+        self.wait_answers(["127.0.0.42"])
+        self.backends["127.0.0.42"].set_mode("error")
         wait_for(lambda: (self.agent_info(d, "web-g") or {}).get(
-            "drain_reason") == "memory_threshold_exceeded", timeout=10,
-            what="memory drain")
+            "drain_reason") == "error_rate_threshold_exceeded", timeout=10,
+            what="an error-rate drain")
+        # The backend recovers; the agent keeps draining within the
+        # window (hysteresis), and DNS keeps it out.
+        self.backends["127.0.0.42"].set_mode("ok")
+        wait_for(lambda: "127.0.0.42 port" in a.log() and
+                 a.log().count(": healthy") >= 2, what="the recovery")
         self.assertNotIn("127.0.0.42", answer_ips(d))
         backends = json.loads(d.http(
             "/api/v1/overwatch/backends?service=" + SERVICE)[2])["backends"]
         self.assertEqual([b["effective_status"] for b in backends
                           if b["agent_id"] == "web-g"], ["draining"])
+
+    def test_reload(self):
+        a = self.agent("web-h", ["127.0.0.41"])
+        self.wait_answers(["127.0.0.41"])
+        a.backends.append(("127.0.0.43", self.backends["127.0.0.43"].port))
+        a.write_config()
+        a.send(signal.SIGHUP)
+        self.wait_answers(["127.0.0.41", "127.0.0.43"])
+        # A broken file: logged, and the running configuration stays.
+        a.write_config(a.render().replace("missed_threshold: %d" % MISSED,
+                                          "missed_threshold: lots"))
+        a.send(signal.SIGHUP)
+        wait_for(lambda: "keeping the running configuration" in a.log(),
+                 what="the reload refused")
+        self.assertIn("agent.heartbeat.missed_threshold", a.log())
+        self.assertIsNone(a.proc.poll())
+        self.assertEqual(answer_ips(self.overwatches[0]),
+                         ["127.0.0.41", "127.0.0.43"])
+
+
+class ValidationRecovers(AgentsCase):
+    """With validation on, the overwatch's own check of an agent backend
+    beats staleness: a silent agent's backend that still answers stays in
+    DNS until the agent is removed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backends = {ip: HTTPBackend(ip) for ip in cls.backend_ips}
+        cls.overwatches = []
+        try:
+            d = gslbtest.Daemon(overwatch_config(validation=True),
+                                name="agents-validation")
+            cls.overwatches.append(d)
+            d.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    def test_stale_but_validated_stays(self):
+        # A region the overwatch's config does not describe: its backends
+        # get validation's own (quick) settings.
+        a = self.agent("web-val", ["127.0.0.44"], region="agent-dc")
+        d = self.overwatches[0]
+        self.wait_answers(["127.0.0.44"])
+        a.stop(signal.SIGKILL)
+        wait_for(lambda: self.agent_info(d, "web-val")["status"] == "stale",
+                 timeout=HEARTBEAT * MISSED + 3, what="a stale agent")
+
+        def mine():
+            backends = json.loads(d.http(
+                "/api/v1/overwatch/backends?service=" + SERVICE)[2])
+            return [b for b in backends["backends"]
+                    if b["agent_id"] == "web-val"][0]
+        wait_for(lambda: mine().get("validation_healthy"),
+                 what="the overwatch's own verdict")
+        self.assertEqual(mine()["effective_status"], "healthy")
+        self.assertEqual(answer_ips(d), ["127.0.0.44"])
+        # The backend itself fails: the overwatch's check takes it out.
+        self.backends["127.0.0.44"].set_mode("error")
+        self.wait_answers([], timeout=10)
+
+
+class CheckConfig(unittest.TestCase):
+    """gslb-agentd --check-config: the sample passes, mistakes are named."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gslb-it-agent-check-")
+        self.path = os.path.join(self.dir, "agent.yaml")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def check(self, text):
+        gslbtest.write_private(self.path, text)
+        return subprocess.run([agentd_path(), "--check-config", "-c",
+                               self.path], capture_output=True, text=True,
+                              timeout=30)
+
+    def sample(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "..", "etc", "agent.yaml"),
+                  encoding="utf-8") as f:
+            return f.read()
+
+    def test_sample_passes(self):
+        r = self.check(self.sample())
+        self.assertEqual(r.returncode, 0, r)
+
+    def test_fraction_threshold_refused(self):
+        r = self.check(self.sample().replace("threshold: 90 ",
+                                             "threshold: 0.9 "))
+        self.assertEqual(r.returncode, gslbtest.EX_CONFIG, r)
+        self.assertRegex(r.stderr, r"agent\.yaml:\d+:\d+: "
+                         r"agent\.predictive\.cpu\.threshold: .*looks like "
+                         r"a fraction")
+
+    def test_gossip_key_required(self):
+        text = re.sub(r"\n *encryption_key: .*", "", self.sample())
+        r = self.check(text)
+        self.assertEqual(r.returncode, gslbtest.EX_CONFIG, r)
+        self.assertIn("agent.gossip: encryption_key is required. OpenGSLB "
+                      "requires encrypted gossip communication. Generate a "
+                      "key with: openssl rand -base64 32", r.stderr)
 
 
 class Restarts(AgentsCase):

@@ -104,9 +104,8 @@ static const char *write_main(enum gslb_mode mode, const char *text);
 static const char *write_file(const char *name, const char *text)
 {
 	if (strcmp(name, "main.yaml") == 0) {
-		return write_main(strstr(text, "mode: agent") != NULL ? AGENT
-								    : OW,
-				  text);
+		return write_main(
+			strstr(text, "mode: agent") != NULL ? AGENT : OW, text);
 	}
 	return write_mode(name, 0600, text);
 }
@@ -888,9 +887,9 @@ static const struct bad_case bad_cases[] = {
 	{ OW, "includes: [\"\"]\n", 1, "includes[0]", "empty include pattern" },
 	{ OW, "includes: [[a]]\n", 1, "includes[0]",
 	  "expected a file pattern, found a list" },
-	{ OW, "{[a]: 1, overwatch: {gossip: {encryption_key: \"" KEY32 "\"}}}\n",
-	  1, "",
-	  "mapping keys must be plain strings, not a list or a mapping" },
+	{ OW,
+	  "{[a]: 1, overwatch: {gossip: {encryption_key: \"" KEY32 "\"}}}\n", 1,
+	  "", "mapping keys must be plain strings, not a list or a mapping" },
 	/* logging, metrics, api */
 	{ OW, "logging:\n  level: verbose\n", 2, "logging.level",
 	  "invalid level \"verbose\": must be debug, info, warn, or error" },
@@ -1477,8 +1476,8 @@ static const struct bad_case bad_cases[] = {
 START_TEST(bad_case)
 {
 	const struct bad_case *c = &bad_cases[_i];
-	int ret = gslb_config_load(write_main(c->mode, c->yaml), c->mode,
-				   &cfg, &errs);
+	int ret = gslb_config_load(write_main(c->mode, c->yaml), c->mode, &cfg,
+				   &errs);
 
 	ck_assert_msg(ret == GSLB_ECONFIG, "case %d loaded:\n%s", _i, c->yaml);
 	if (errs.n != 1) {
@@ -1570,8 +1569,8 @@ START_TEST(good_case)
 	const struct good_case *c = &good_cases[_i];
 	gslb_config_free(cfg);
 	cfg = NULL;
-	int ret = gslb_config_load(write_main(c->mode, c->yaml), c->mode,
-				   &cfg, &errs);
+	int ret = gslb_config_load(write_main(c->mode, c->yaml), c->mode, &cfg,
+				   &errs);
 	if (ret != GSLB_EOK) {
 		fprintf(stderr, "case %d:\n%s\n", _i, c->yaml);
 		dump_errors("expected success");
@@ -1706,9 +1705,10 @@ START_TEST(agent_id)
 	if (gslb_agent_id_ok(host)) {
 		ck_assert_str_eq(c->agent.identity.agent_id, host);
 	}
-	c = load_ok(AGENT, A_HEAD "  identity: {service_token: "
-				  "\"0123456789abcdef\", agent_id: web-1.eu}\n" A_BACKENDS
-					  A_GOSSIP);
+	c = load_ok(AGENT, A_HEAD
+		    "  identity: {service_token: "
+		    "\"0123456789abcdef\", agent_id: web-1.eu}\n" A_BACKENDS
+			    A_GOSSIP);
 	ck_assert_str_eq(c->agent.identity.agent_id, "web-1.eu");
 	expect_one(AGENT,
 		   A_HEAD "  identity: {service_token: \"0123456789abcdef\", "
