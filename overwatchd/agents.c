@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -546,7 +547,7 @@ static char *check_services(struct agents *ag, const struct gossip_register *r,
 }
 
 /* Whether a registration's certificate may speak for a, and how. */
-static enum gossip_reject check_pin(struct agents *ag, struct agent *a,
+static enum gossip_reject check_pin(const struct agent *a,
 				    const struct gossip_register *r,
 				    const char *fp, bool *rotation)
 {
@@ -583,9 +584,20 @@ static enum gossip_reject check_pin(struct agents *ag, struct agent *a,
 	if (!endorsed) {
 		return GOSSIP_R_BAD_SIGNATURE;
 	}
-	(void)ag;
 	*rotation = true;
 	return GOSSIP_ACCEPTED;
+}
+
+static void dropped_replay(struct agents *ag, const struct gossip_msg *m,
+			   const struct gslb_sockaddr *from)
+{
+	char where[GSLB_SOCKADDR_STRLEN];
+	ag->stats.rejected[GOSSIP_R_REPLAYED]++;
+	log_neterr("gossip",
+		   "dropped a message for agent %s from %s: sequence number "
+		   "%" PRIu64 " replayed or too old",
+		   m->hdr.agent_id, gslb_sockaddr_format(from, where),
+		   m->hdr.seq);
 }
 
 static void refuse(struct agents *ag, const struct gossip_msg *m,
@@ -622,7 +634,7 @@ static void on_register(struct agents *ag, const struct gossip_msg *m,
 		return;
 	}
 	if (a != NULL && !gossip_replay_fresh(&a->replay, m->hdr.seq)) {
-		ag->stats.rejected[GOSSIP_R_REPLAYED]++;
+		dropped_replay(ag, m, from);
 		return;
 	}
 	if (gslb_cert_parse(r->cert, r->cert_len, &cert) != GSLB_EOK) {
@@ -645,7 +657,7 @@ static void on_register(struct agents *ag, const struct gossip_msg *m,
 	}
 	gslb_fingerprint(r->cert, r->cert_len, fp);
 	bool rotation = false;
-	why = check_pin(ag, a, r, fp, &rotation);
+	why = check_pin(a, r, fp, &rotation);
 	if (why != GOSSIP_ACCEPTED) {
 		snprintf(detail, sizeof(detail),
 			 "certificate %.16s… is not the pinned %.16s… (revoke "
@@ -793,7 +805,7 @@ static struct agent *authenticate(struct agents *ag, const struct gossip_msg *m,
 		return NULL;
 	}
 	if (!gossip_replay_fresh(&a->replay, m->hdr.seq)) {
-		ag->stats.rejected[GOSSIP_R_REPLAYED]++;
+		dropped_replay(ag, m, from);
 		return NULL;
 	}
 	gossip_replay_accept(&a->replay, m->hdr.seq);

@@ -28,6 +28,8 @@ static const char CONFIG[] =
 	"        - { name: ns1.gslb.test, addresses: [192.0.2.53, \"::1\"] }\n"
 	"        - ns.other.example\n"
 	"overwatch:\n"
+	"  gossip: {encryption_key: "
+	"\"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=\"}\n"
 	"  dnssec:\n"
 	"%s"
 	"regions:\n"

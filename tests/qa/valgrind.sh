@@ -19,6 +19,8 @@ for t in tests/unit/test_* tests/fuzz/replay_*; do
 done
 export GSLB_OVERWATCHD="$build/overwatchd/gslb-overwatchd"
 export GSLBCTL="$build/tools/gslbctl"
+export GSLB_AGENTD="$build/agentd/gslb-agentd"
+export GSLB_AGENT_SIM="$build/tests/bench/agent-sim"
 export GSLB_TEST_WRAPPER="$vg" GSLB_TEST_TIMEOUT=60
 for t in "$src"/tests/integration/test_*.py; do
 	echo "== $t"

@@ -25,6 +25,8 @@
 	"  return_last_healthy: %s\n"                                        \
 	"  zones: [gslb.test]\n"                                             \
 	"overwatch:\n"                                                       \
+	"  gossip: {encryption_key: "                                        \
+	"\"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=\"}\n"                \
 	"  dnssec:\n"                                                        \
 	"    enabled: false\n"                                               \
 	"    security_acknowledgment: \"" GSLB_DNSSEC_ACK "\"\n"             \

@@ -238,6 +238,8 @@ END_TEST
 	"        - { name: ns2.gslb.test, addresses: [192.0.2.54,"           \
 	" 192.0.2.55, 192.0.2.56, \"2001:db8::54\", \"2001:db8::55\"] }\n"   \
 	"overwatch:\n"                                                       \
+	"  gossip: {encryption_key: "                                        \
+	"\"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=\"}\n"                \
 	"  dnssec:\n"                                                        \
 	"    denial: %s\n"                                                   \
 	"regions:\n"                                                         \
