@@ -298,8 +298,16 @@ static void apply_state(struct agents *ag, struct agent *a)
 		}
 	}
 
-	/* Backends the agent no longer reports. */
+	/* A backend listed twice is kept once. */
 	qsort(next, total, sizeof(*next), by_pointer);
+	size_t unique = 0;
+	for (size_t i = 0; i < total; i++) {
+		if (unique == 0 || next[unique - 1] != next[i]) {
+			next[unique++] = next[i];
+		}
+	}
+	total = unique;
+	/* Backends the agent no longer reports. */
 	for (size_t i = 0; i < a->n_backends; i++) {
 		if (bsearch(&a->backends[i], next, total, sizeof(*next),
 			    by_pointer) == NULL) {
@@ -310,12 +318,13 @@ static void apply_state(struct agents *ag, struct agent *a)
 	free(a->backends);
 	a->backends = next;
 	a->n_backends = total;
-	if (a->predictive.draining != first->predictive.draining ||
-	    a->predictive.reason != first->predictive.reason) {
-		log_info("gossip", "agent %s %s (%s)", a->id,
-			 first->predictive.draining ? "is draining"
-						    : "stopped draining",
+	if (first->predictive.draining &&
+	    (!a->predictive.draining ||
+	     a->predictive.reason != first->predictive.reason)) {
+		log_info("gossip", "agent %s is draining (%s)", a->id,
 			 gossip_drain_reason_name(first->predictive.reason));
+	} else if (!first->predictive.draining && a->predictive.draining) {
+		log_info("gossip", "agent %s stopped draining", a->id);
 	}
 	a->predictive = first->predictive;
 	a->state_version = first->state_version;

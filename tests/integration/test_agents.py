@@ -668,6 +668,19 @@ class Trust(AgentsCase):
         self.assertNotEqual(self.agent_info(other, "web-v")["fingerprint"],
                             a.fingerprint())
 
+    def test_backend_listed_twice_counts_once(self):
+        d = self.overwatches[0]
+        cert_dir = tempfile.mkdtemp(prefix="gslb-it-sim-")
+        self.addCleanup(shutil.rmtree, cert_dir, True)
+        out = sim("register", "--agent-id", "sim-twice", "--token", TOKEN,
+                  "--cert-dir", cert_dir, "--backend", "10.9.9.9:80",
+                  "--backend", "10.9.9.9:80", overwatch=d)
+        self.assertEqual(out[-1]["result"], "registered", out)
+        self.assertEqual(self.agent_info(d, "sim-twice")["backends"], 1)
+        r = ctl("--socket", d.socket, "agents", "revoke", "sim-twice")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertTrue(d.running())
+
     def test_thousand_backends_on_one_agent(self):
         d = self.overwatches[0]
         cert_dir = tempfile.mkdtemp(prefix="gslb-it-sim-")
