@@ -1189,20 +1189,6 @@ void agents_free(struct agents *ag)
 	free(ag);
 }
 
-void agents_reload(struct agents *ag)
-{
-	/* Backends of services that are no longer domains stay until the
-	 * agent's next state, which refuses them; tokens apply to the next
-	 * registration. What matters at once is the fallback limit. */
-	for (size_t i = 0; i < ag->n; i++) {
-		struct agent *a = ag->list[i];
-		if (a->stale_after == 0) {
-			a->stale_after =
-				ag->srv->cfg->overwatch.stale.threshold;
-		}
-	}
-}
-
 void agents_tick(struct agents *ag)
 {
 	const gslb_time_t now = gslb_clock_mono();

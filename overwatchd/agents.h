@@ -12,6 +12,9 @@
  * the state database. Everything after a registration must carry the MAC
  * of the session key it set up (lib/gossip.h).
  *
+ * A reload needs nothing here: tokens and services are checked at each
+ * registration and state, against the configuration of the moment.
+ *
  * Agent backends enter the registry with source "agent" and the agent's
  * claims; their claim goes stale after the agent's heartbeat interval
  * times its missed_threshold without a word, and they leave the registry
@@ -39,9 +42,6 @@ int agents_open(struct server *srv, struct agents **out) GSLB_WARN_UNUSED;
 /* At exit: the registry must be freed next (its agent backends name
  * agents freed here). */
 void agents_free(struct agents *ag);
-
-/* The configuration was reloaded (tokens, domains, stale settings). */
-void agents_reload(struct agents *ag);
 
 /* Time passes: silence, removal, saving last-seen times. */
 void agents_tick(struct agents *ag);

@@ -248,7 +248,6 @@ static void reload(struct server *srv)
 		sd_notify_send("READY=1");
 		return;
 	}
-	agents_reload(srv->agents);
 	gslb_log_setup(cfg->logging.level, cfg->logging.format);
 	gslb_config_free(old);
 	srv->config_loaded = gslb_clock_wall();
@@ -478,7 +477,7 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 out:
 	/* Before the state: adoptions still queued are only dropped. */
 	keys_free(srv.keys);
-	/* Before the validator and the state: its backends leave both. */
+	/* Before the state, to which it saves the agents' last-seen times. */
 	agents_free(srv.agents);
 	/* Changes still queued are committed and answered first. */
 	state_free(srv.state);
