@@ -4,6 +4,7 @@
 backends on loopback go down and come back, and the DNS answers and the
 API follow within the configured bounds."""
 import os
+import random
 import re
 import shutil
 import socket
@@ -337,14 +338,24 @@ class ReturnLastHealthy(HealthCase):
 
 
 def closed_ports(n):
-    """n TCP ports on 127.0.0.1 that nothing listens on (for now)."""
-    socks = [socket.socket() for _ in range(n)]
-    for sk in socks:
-        sk.bind(("127.0.0.1", 0))
-    ports = [sk.getsockname()[1] for sk in socks]
-    for sk in socks:
-        sk.close()
-    return ports
+    """n TCP ports on 127.0.0.1 that nothing listens on. They are taken
+    below the kernel's ephemeral range (32768 and up by default), where
+    ports bound to 0 never land: neither a daemon another test starts
+    meanwhile nor a checker's own connection (a TCP self-connect) can open
+    them."""
+    low, _ = (int(x) for x in open(
+        "/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    rng = random.Random()
+    ports = set()
+    while len(ports) < n:
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sk:
+            try:
+                sk.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.add(port)
+    return sorted(ports)
 
 
 class MassFailure(HealthCase):
