@@ -618,13 +618,6 @@ static char *services_text(const struct sender_report *r)
 	return text;
 }
 
-static void log_config_errors(const struct gslb_config_errors *errs)
-{
-	for (size_t i = 0; i < errs->n; i++) {
-		log_error("config", "%s", errs->msgs[i]);
-	}
-}
-
 static void reload(struct agent *ag)
 {
 	log_info("main", "reloading configuration from %s", ag->config_path);
@@ -639,7 +632,7 @@ static void reload(struct agent *ag)
 				  : agent_resolve_backends(cfg, ips, &errs);
 	}
 	if (ret != GSLB_EOK) {
-		log_config_errors(&errs);
+		gslb_config_errors_log(&errs);
 		log_error("main",
 			  "configuration reload failed (%zu error%s); keeping "
 			  "the running configuration",
@@ -865,7 +858,7 @@ int agent_run(const char *config_path, struct gslb_config *cfg,
 		goto out;
 	}
 	if (agent_resolve_backends(cfg, ips, &errs) != GSLB_EOK) {
-		log_config_errors(&errs);
+		gslb_config_errors_log(&errs);
 		log_error("main", "%s: configuration has %zu error%s",
 			  config_path, errs.n, errs.n == 1 ? "" : "s");
 		gslb_config_errors_clear(&errs);

@@ -190,6 +190,23 @@ void gslb_config_errors_clear(struct gslb_config_errors *errs)
 	errs->n = 0;
 }
 
+void gslb_config_errors_print(FILE *out, const char *path,
+			      const struct gslb_config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		fprintf(out, "%s\n", errs->msgs[i]);
+	}
+	fprintf(out, "%s: configuration has %zu error%s\n", path, errs->n,
+		errs->n == 1 ? "" : "s");
+}
+
+void gslb_config_errors_log(const struct gslb_config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		log_error("config", "%s", errs->msgs[i]);
+	}
+}
+
 /* "a list", "a mapping" or the scalar as written. */
 static const char *describe(const struct cfg_node *node, char *buf, size_t size)
 {
@@ -797,6 +814,19 @@ static const struct cfg_node *find3(const struct cfg_node *root, const char *k1,
 		*nearest = node;
 	}
 	return node;
+}
+
+bool gslb_token_equal(const char *sent, size_t sent_len, const char *token)
+{
+	const size_t len = strlen(token);
+	unsigned char diff = sent_len != len;
+	/* The loop runs over what was sent, whatever the token: the
+	 * index wraps around the token (and its NUL). */
+	for (size_t i = 0; i < sent_len; i++) {
+		diff |= (unsigned char)sent[i] ^
+			(unsigned char)token[i % (len + 1)];
+	}
+	return diff == 0;
 }
 
 bool gslb_agent_id_ok(const char *id)

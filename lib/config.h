@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "compiler.h"
 #include "log.h"
@@ -297,6 +298,12 @@ struct gslb_config_errors {
 
 void gslb_config_errors_clear(struct gslb_config_errors *errs);
 
+/* Every error, then "PATH: configuration has N errors" (command lines). */
+void gslb_config_errors_print(FILE *out, const char *path,
+			      const struct gslb_config_errors *errs);
+/* Every error as a log line (a daemon's reload). */
+void gslb_config_errors_log(const struct gslb_config_errors *errs);
+
 /*
  * Loads and validates the file at path for a daemon of the given mode (the
  * file's `mode`, if present, must agree). On success *out is a new config
@@ -315,6 +322,13 @@ const struct gslb_region *gslb_config_region(const struct gslb_config *cfg,
 					     const char *name);
 const struct gslb_domain *gslb_config_domain(const struct gslb_config *cfg,
 					     const char *name);
+
+/*
+ * Whether a presented secret (sent, sent_len bytes) equals a configured
+ * token (api.tokens, overwatch.agent_tokens), in time independent of
+ * where they differ.
+ */
+bool gslb_token_equal(const char *sent, size_t sent_len, const char *token);
 
 /* 1 to 64 of [A-Za-z0-9._-]: what an agent id may be. */
 bool gslb_agent_id_ok(const char *id);

@@ -472,16 +472,6 @@ static void save_pin(struct agents *ag, const struct agent *a,
 /* ------------------------------------------------------------------------ */
 /* Registration                                                             */
 
-/* Equal in time independent of the contents (the length may show). */
-static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-	volatile unsigned char diff = alen != blen;
-	for (size_t i = 0; i < alen && blen > 0; i++) {
-		diff |= (unsigned char)(a[i] ^ b[i % blen]);
-	}
-	return diff == 0;
-}
-
 static int cmp_str(const void *x, const void *y)
 {
 	return strcmp(*(char *const *)x, *(char *const *)y);
@@ -520,8 +510,7 @@ static char *check_services(struct agents *ag, const struct gossip_register *r,
 			}
 		}
 		if (tok == NULL ||
-		    !token_equal(r->token, r->token_len, tok->token,
-				 strlen(tok->token))) {
+		    !gslb_token_equal(r->token, r->token_len, tok->token)) {
 			*why = GOSSIP_R_BAD_TOKEN;
 			snprintf(detail, detail_len,
 				 tok == NULL ? "no agent token is configured "
@@ -1224,21 +1213,16 @@ void agents_tick(struct agents *ag)
 	}
 }
 
-static void info_of(const struct agents *ag, const struct agent *a,
-		    struct agent_info *out)
+static void info_of(const struct agent *a, struct agent_info *out)
 {
-	static __thread char addr[GSLB_SOCKADDR_STRLEN];
 	const gslb_time_t now = gslb_clock_mono();
 	size_t healthy = 0;
 	for (size_t i = 0; i < a->n_backends; i++) {
 		healthy += a->backends[i]->status == GSLB_STATUS_HEALTHY;
 	}
-	(void)ag;
 	*out = (struct agent_info){
 		.agent_id = a->id,
 		.fingerprint = a->fingerprint,
-		.cert = a->cert,
-		.cert_len = a->cert_len,
 		.region = a->region,
 		.services = a->services != NULL ? a->services : "",
 		.first_seen = a->first_seen,
@@ -1247,8 +1231,6 @@ static void info_of(const struct agents *ag, const struct agent *a,
 		.connected = a->session,
 		.stale = a->session && a->heard != 0 &&
 			 now - a->heard > a->stale_after,
-		.address = a->heard != 0 ? gslb_sockaddr_format(&a->addr, addr)
-					 : NULL,
 		.backends = a->n_backends,
 		.healthy_backends = healthy,
 		.draining = a->have_state && a->predictive.draining,
@@ -1257,29 +1239,22 @@ static void info_of(const struct agents *ag, const struct agent *a,
 		.state_version = a->have_state ? a->state_version : 0,
 		.heartbeat_age = a->heard != 0 ? now - a->heard : -1,
 	};
+	if (a->heard != 0) {
+		gslb_sockaddr_format(&a->addr, out->address);
+	}
 }
 
-size_t agents_count(const struct agents *ag)
+void agents_foreach(const struct agents *ag,
+		    void (*fn)(const struct agent_info *info, void *arg),
+		    void *arg)
 {
-	size_t n = 0;
+	struct agent_info info;
 	for (size_t i = 0; i < ag->n; i++) {
-		n += ag->list[i]->pinned;
-	}
-	return n;
-}
-
-bool agents_at(const struct agents *ag, size_t i, struct agent_info *out)
-{
-	for (size_t j = 0; j < ag->n; j++) {
-		if (!ag->list[j]->pinned) {
-			continue;
-		}
-		if (i-- == 0) {
-			info_of(ag, ag->list[j], out);
-			return true;
+		if (ag->list[i]->pinned) {
+			info_of(ag->list[i], &info);
+			fn(&info, arg);
 		}
 	}
-	return false;
 }
 
 bool agents_find(const struct agents *ag, const char *agent_id,
@@ -1289,7 +1264,7 @@ bool agents_find(const struct agents *ag, const char *agent_id,
 	if (a == NULL || !a->pinned) {
 		return false;
 	}
-	info_of(ag, a, out);
+	info_of(a, out);
 	return true;
 }
 

@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "gossip.h"
+#include "netaddr.h"
 #include "state.h"
 
 struct agents;
@@ -50,16 +51,15 @@ void agents_tick(struct agents *ag);
 struct agent_info {
 	const char *agent_id;
 	const char *fingerprint;
-	const uint8_t *cert; /* DER */
-	size_t cert_len;
 	const char *region;   /* NULL: none */
 	const char *services; /* comma-separated */
 	int64_t first_seen;   /* unix seconds */
 	int64_t last_seen;
 	int64_t not_after;
-	bool connected;      /* has a session */
-	bool stale;          /* connected but silent past its limit */
-	const char *address; /* last datagram's source; NULL: none */
+	bool connected; /* has a session */
+	bool stale;     /* connected but silent past its limit */
+	char address[GSLB_SOCKADDR_STRLEN]; /* last datagram's source;
+					       "": none since start */
 	size_t backends;
 	size_t healthy_backends;
 	bool draining;
@@ -68,9 +68,11 @@ struct agent_info {
 	gslb_duration_t heartbeat_age; /* -1: not heard since start */
 };
 
-size_t agents_count(const struct agents *ag);
-/* i-th agent, ordered by agent id; false past the end. */
-bool agents_at(const struct agents *ag, size_t i, struct agent_info *out);
+/* Calls fn for every pinned agent, ordered by agent id (info valid during
+ * the call). */
+void agents_foreach(const struct agents *ag,
+		    void (*fn)(const struct agent_info *info, void *arg),
+		    void *arg);
 bool agents_find(const struct agents *ag, const char *agent_id,
 		 struct agent_info *out);
 

@@ -911,17 +911,6 @@ static bool is_write(enum evhttp_cmd_type cmd)
 	return cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD;
 }
 
-/* Compares in time independent of where they differ. */
-static bool token_equal(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char diff = la != lb;
-	for (size_t i = 0; i < la; i++) {
-		diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb + 1)];
-	}
-	return diff == 0;
-}
-
 /* The name of the api.tokens entry the request's bearer token matches;
  * NULL (and *sent false when there was none) otherwise. */
 static const char *token_name(const struct gslb_config *cfg,
@@ -941,7 +930,8 @@ static const char *token_name(const struct gslb_config *cfg,
 	const char *name = NULL;
 	/* Every entry is compared, so the time does not tell which one. */
 	for (size_t i = 0; i < cfg->api.n_tokens; i++) {
-		if (token_equal(token, cfg->api.tokens[i].token)) {
+		if (gslb_token_equal(token, strlen(token),
+				     cfg->api.tokens[i].token)) {
 			name = cfg->api.tokens[i].name;
 		}
 	}

@@ -32,7 +32,8 @@ static json_t *agent_json(const struct agent_info *a)
 		api_wall_text(a->last_seen * GSLB_SEC, last), "not_after",
 		api_wall_text(a->not_after * GSLB_SEC, expiry),
 		"expires_in_hours", (json_int_t)((a->not_after - now) / 3600),
-		"status", status, "address", a->address, "backends",
+		"status", status, "address",
+		a->address[0] != '\0' ? a->address : NULL, "backends",
 		(json_int_t)a->backends, "healthy_backends",
 		(json_int_t)a->healthy_backends, "draining", a->draining,
 		"drain_reason", gossip_drain_reason_name(a->drain_reason),
@@ -47,30 +48,38 @@ static json_t *agent_json(const struct agent_info *a)
 	return o;
 }
 
+struct listing {
+	json_t *list; /* NULL once out of memory */
+	size_t connected, stale;
+};
+
+static void list_one(const struct agent_info *info, void *arg)
+{
+	struct listing *l = arg;
+	l->connected += info->connected && !info->stale;
+	l->stale += info->stale;
+	if (l->list != NULL &&
+	    json_array_append_new(l->list, agent_json(info)) != 0) {
+		json_decref(l->list);
+		l->list = NULL;
+	}
+}
+
 static void handle_list(struct api *api, struct evhttp_request *req)
 {
-	const struct agents *ag = api->srv->agents;
 	char at[GSLB_RFC3339_LEN];
-	json_t *list = json_array();
-	size_t connected = 0, stale = 0;
-	struct agent_info info;
-	for (size_t i = 0; list != NULL && agents_at(ag, i, &info); i++) {
-		connected += info.connected && !info.stale;
-		stale += info.stale;
-		if (json_array_append_new(list, agent_json(&info)) != 0) {
-			json_decref(list);
-			list = NULL;
-		}
-	}
-	api_send_json(
-		api, req, HTTP_OK,
-		list == NULL
-			? NULL
-			: json_pack("{s:o, s:I, s:I, s:I, s:s}", "agents", list,
-				    "total", (json_int_t)json_array_size(list),
-				    "connected", (json_int_t)connected, "stale",
-				    (json_int_t)stale, "generated_at",
-				    api_generated_at(at)));
+	struct listing l = { .list = json_array() };
+	agents_foreach(api->srv->agents, list_one, &l);
+	api_send_json(api, req, HTTP_OK,
+		      l.list == NULL
+			      ? NULL
+			      : json_pack("{s:o, s:I, s:I, s:I, s:s}", "agents",
+					  l.list, "total",
+					  (json_int_t)json_array_size(l.list),
+					  "connected", (json_int_t)l.connected,
+					  "stale", (json_int_t)l.stale,
+					  "generated_at",
+					  api_generated_at(at)));
 }
 
 void api_handle_agents(struct api *api, struct evhttp_request *req,

@@ -81,11 +81,7 @@ int main(int argc, char **argv)
 	struct gslb_config_errors errs = { 0 };
 	if (gslb_config_load(config_path, GSLB_MODE_OVERWATCH, &cfg, &errs) !=
 	    GSLB_EOK) {
-		for (size_t i = 0; i < errs.n; i++) {
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		}
-		fprintf(stderr, "%s: configuration has %zu error%s\n",
-			config_path, errs.n, errs.n == 1 ? "" : "s");
+		gslb_config_errors_print(stderr, config_path, &errs);
 		gslb_config_errors_clear(&errs);
 		return EX_CONFIG;
 	}

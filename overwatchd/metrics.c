@@ -1079,6 +1079,20 @@ static void render_dnssec_keys(struct metrics *m, struct render *r)
 	}
 }
 
+static void render_heartbeat_age(const struct agent_info *info, void *arg)
+{
+	char num[NUM_LEN];
+	if (!info->connected || info->heartbeat_age < 0) {
+		return;
+	}
+	const struct label l[] = {
+		{ "agent_id", info->agent_id },
+		{ "region", info->region },
+	};
+	sample(arg, P "overwatch_agent_heartbeat_age_seconds", l, 2,
+	       fmt_ns(num, info->heartbeat_age));
+}
+
 /* Agents (agents.c) and the gossip receiver. */
 static void render_agents(struct metrics *m, struct render *r)
 {
@@ -1088,7 +1102,6 @@ static void render_agents(struct metrics *m, struct render *r)
 	}
 	struct agents_stats st;
 	agents_stats(ag, &st);
-	char num[NUM_LEN];
 
 	gauge(r, P "overwatch_agent_certs_pinned",
 	      "Agents whose certificate is pinned.", st.pinned);
@@ -1103,18 +1116,7 @@ static void render_agents(struct metrics *m, struct render *r)
 	      "Backends whose effective status is stale.", st.stale_backends);
 	family(r, P "overwatch_agent_heartbeat_age_seconds", "gauge",
 	       "Time since each registered agent was last heard from.");
-	struct agent_info info;
-	for (size_t i = 0; agents_at(ag, i, &info); i++) {
-		if (!info.connected || info.heartbeat_age < 0) {
-			continue;
-		}
-		const struct label l[] = {
-			{ "agent_id", info.agent_id },
-			{ "region", info.region },
-		};
-		sample(r, P "overwatch_agent_heartbeat_age_seconds", l, 2,
-		       fmt_ns(num, info.heartbeat_age));
-	}
+	agents_foreach(ag, render_heartbeat_age, r);
 	family(r, P "overwatch_agent_auth_success_total", "counter",
 	       "Registrations accepted.");
 	sample_u64(r, P "overwatch_agent_auth_success_total", NULL, 0,

@@ -141,13 +141,6 @@ void server_foreach_snapshot(struct server *srv,
 	}
 }
 
-static void log_config_errors(const struct gslb_config_errors *errs)
-{
-	for (size_t i = 0; i < errs->n; i++) {
-		log_error("config", "%s", errs->msgs[i]);
-	}
-}
-
 static bool listen_changed(const struct gslb_config *a,
 			   const struct gslb_config *b)
 {
@@ -195,7 +188,7 @@ static void reload(struct server *srv)
 	int ret = gslb_config_load(srv->config_path, GSLB_MODE_OVERWATCH, &cfg,
 				   &errs);
 	if (ret != GSLB_EOK) {
-		log_config_errors(&errs);
+		gslb_config_errors_log(&errs);
 		log_error("main",
 			  "configuration reload failed (%zu errors); "
 			  "keeping the running configuration",

@@ -725,11 +725,7 @@ int cmd_config_check(struct ctl *ctl)
 		ctl_print_json(doc);
 		json_decref(doc);
 	} else if (rc != GSLB_EOK) {
-		for (size_t i = 0; i < errs.n; i++) {
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		}
-		fprintf(stderr, "%s: configuration has %zu error%s\n", file,
-			errs.n, errs.n == 1 ? "" : "s");
+		gslb_config_errors_print(stderr, file, &errs);
 	} else if (agent) {
 		printf("%s: configuration OK\n", file);
 		printf("agent: %zu backend%s\n", cfg->agent.n_backends,

@@ -1694,6 +1694,19 @@ START_TEST(overwatch_gossip_key_required)
 }
 END_TEST
 
+/* Tokens match exactly: not a prefix, not an extension. */
+START_TEST(token_equal)
+{
+	const char *tok = "0123456789abcdef";
+	ck_assert(gslb_token_equal(tok, 16, tok));
+	ck_assert(!gslb_token_equal("0123456789abcdeX", 16, tok));
+	ck_assert(!gslb_token_equal(tok, 15, tok));
+	ck_assert(!gslb_token_equal("0123456789abcdef0", 17, tok));
+	ck_assert(!gslb_token_equal("0123456789abcdef\0", 17, tok));
+	ck_assert(!gslb_token_equal("", 0, tok));
+}
+END_TEST
+
 /* The agent id defaults to the host name and is checked when set. */
 START_TEST(agent_id)
 {
@@ -2339,6 +2352,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, boolean_invalid);
 	tcase_add_test(tc, overwatch_gossip_key_required);
 	tcase_add_test(tc, agent_id);
+	tcase_add_test(tc, token_equal);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("messages");
