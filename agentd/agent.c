@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "agent.h"
+#include "daemon.h"
 #include "error.h"
 #include "health.h"
 #include "ident.h"
@@ -620,6 +621,7 @@ static char *services_text(const struct sender_report *r)
 
 static void reload(struct agent *ag)
 {
+	gslb_sd_notify("RELOADING=1");
 	log_info("main", "reloading configuration from %s", ag->config_path);
 	struct gslb_config *cfg = NULL;
 	struct gslb_config_errors errs = { 0 };
@@ -640,6 +642,7 @@ static void reload(struct agent *ag)
 		gslb_config_errors_clear(&errs);
 		gslb_config_free(cfg);
 		free(ips);
+		gslb_sd_notify("READY=1");
 		return;
 	}
 	const struct gslb_agent_config *a = &cfg->agent;
@@ -647,10 +650,12 @@ static void reload(struct agent *ag)
 	if (str_differs(a->identity.agent_id, ag->agent_id) ||
 	    str_differs(a->identity.region, ag->region) ||
 	    str_differs(a->identity.cert_path, ag->cert_path) ||
-	    str_differs(a->identity.key_path, ag->key_path)) {
+	    str_differs(a->identity.key_path, ag->key_path) ||
+	    str_differs(cfg->process.user, ag->cfg->process.user) ||
+	    str_differs(cfg->process.group, ag->cfg->process.group)) {
 		log_warn("main", "changes to agent.identity.agent_id, region, "
-				 "cert_path and key_path take effect after a "
-				 "restart");
+				 "cert_path, key_path and process.* take "
+				 "effect after a restart");
 	}
 	if (memcmp(a->gossip.key, o->gossip.key, sizeof(a->gossip.key)) != 0) {
 		log_info("main", "using the new gossip encryption key");
@@ -685,13 +690,14 @@ static void reload(struct agent *ag)
 	}
 	free(services);
 	free(now_services);
-	gslb_log_setup(cfg->logging.level, cfg->logging.format);
+	gslb_log_setup(&cfg->logging, "gslb-agentd");
 	gslb_config_free(old);
 	log_info("main",
 		 "configuration reloaded: %zu backends, %zu overwatches, "
 		 "state %" PRIu64,
 		 ag->n_backends, sender_count(ag->sender),
 		 ag->report.state_version);
+	gslb_sd_notify("READY=1");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -711,6 +717,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	default:
 		log_info("main", "received %s, shutting down",
 			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		gslb_sd_notify("STOPPING=1");
 		sender_deregister(ag->sender);
 		event_base_loopbreak(ag->base);
 		break;
@@ -893,6 +900,7 @@ int agent_run(const char *config_path, struct gslb_config *cfg,
 		log_error("main", "start-up failed: cannot arm the heartbeat");
 		goto out;
 	}
+	gslb_sd_notify("READY=1");
 
 	event_base_dispatch(ag.base);
 	exit_code = EXIT_SUCCESS;

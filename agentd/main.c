@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* gslb-agentd: flags, configuration, then the agent loop. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sysexits.h>
 
 #include "agent.h"
 #include "config.h"
+#include "daemon.h"
 #include "error.h"
+#include "fsutil.h"
 #include "log.h"
 #include "seal.h"
 
@@ -38,6 +41,23 @@ static void usage(FILE *out)
 		"Exit status: 0 success, 1 runtime error, 64 usage error,\n"
 		"78 invalid configuration.\n",
 		DEFAULT_CONFIG);
+}
+
+/* Before the identity is read or made: its files belong to the user that
+ * will read them. */
+static int leave_root(const struct gslb_config *cfg)
+{
+	char cert_dir[PATH_MAX], key_dir[PATH_MAX], why[256];
+	gslb_dirname(cfg->agent.identity.cert_path, cert_dir, sizeof(cert_dir));
+	gslb_dirname(cfg->agent.identity.key_path, key_dir, sizeof(key_dir));
+	const char *dirs[2] = { cert_dir, key_dir };
+	int ret = gslb_drop_privileges(cfg->process.user, cfg->process.group,
+				       dirs, 2, why, sizeof(why));
+	if (ret == GSLB_EOK) {
+		return EXIT_SUCCESS;
+	}
+	log_error("main", "%s", why);
+	return ret == GSLB_ECONFIG ? EX_CONFIG : EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)
@@ -103,9 +123,14 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 
-	gslb_log_setup(cfg->logging.level, cfg->logging.format);
+	gslb_log_setup(&cfg->logging, "gslb-agentd");
 	log_info("main", "gslb-agentd %s starting, config %s", PACKAGE_VERSION,
 		 config_path);
+	ret = leave_root(cfg);
+	if (ret != EXIT_SUCCESS) {
+		gslb_config_free(cfg);
+		return ret;
+	}
 	if (gslb_seal_init() != GSLB_EOK) {
 		log_error("main", "cannot initialise libsodium");
 		gslb_config_free(cfg);

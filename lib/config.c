@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "config_internal.h"
@@ -945,6 +946,8 @@ static void config_init(struct cfg_loader *ld)
 	cfg->mode = ld->mode;
 	cfg->logging.level = GSLB_LOG_INFO;
 	cfg->logging.format = GSLB_LOG_TEXT;
+	cfg->logging.output = GSLB_LOG_STDERR;
+	cfg->logging.facility = LOG_DAEMON;
 	cfg->metrics.address = cfg_strdup(ld, "127.0.0.1:9090");
 	if (ld->mode == GSLB_MODE_AGENT) {
 		struct gslb_agent_config *a = &cfg->agent;
@@ -1015,6 +1018,8 @@ void gslb_config_free(struct gslb_config *cfg)
 	}
 	free(cfg->api.tokens);
 	free(cfg->api.socket);
+	free(cfg->process.user);
+	free(cfg->process.group);
 
 	free(cfg->dns.listen_address);
 	free(cfg->dns.listen);

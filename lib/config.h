@@ -256,10 +256,13 @@ struct gslb_config {
 	char **files; /* absolute paths loaded: main file first */
 	size_t n_files;
 
+	struct gslb_log_config logging;
+	/* Started as root: switch to this user and group once the ports are
+	 * open. NULL: stay (user), the user's primary group (group). */
 	struct {
-		enum gslb_log_level level;   /* default info */
-		enum gslb_log_format format; /* default text */
-	} logging;
+		char *user;
+		char *group;
+	} process;
 	struct {
 		bool enabled;  /* default false */
 		char *address; /* default "127.0.0.1:9090" */

@@ -22,6 +22,32 @@
 #define TTL_MAX  INT64_C(2147483647)
 #define KEY_HINT "Generate with: openssl rand -base64 32"
 
+/*
+ * The sample configs ship secrets that contain this marker (the gossip
+ * key's bytes too), so that a copied sample cannot run with a key or token
+ * everybody knows.
+ */
+#define PLACEHOLDER "CHANGE-ME"
+
+static bool secret_is_placeholder(const void *secret, size_t len)
+{
+	return memmem(secret, len, PLACEHOLDER, strlen(PLACEHOLDER)) != NULL;
+}
+
+static void secret_check(struct cfg_loader *ld, const struct cfg_node *node,
+			 const char *path, const void *secret, size_t len,
+			 const char *hint)
+{
+	if (secret_is_placeholder(secret, len)) {
+		cfg_err_at(ld, node, path,
+			   "this is the sample configuration's placeholder: "
+			   "replace it with a secret of your own (%s)",
+			   hint);
+	}
+}
+
+#define TOKEN_HINT "a long random string, e.g. openssl rand -base64 24"
+
 static void set_str(char **field, char *value)
 {
 	free(*field);
@@ -340,6 +366,7 @@ enum {
 	F_AGENT = 1 << 1,   /* only in agent mode */
 	F_INC = 1 << 2,     /* allowed in an included file */
 	F_PERCENT = 1 << 3, /* K_FLOAT: refuse fractions such as 0.85 */
+	F_SECRET = 1 << 4,  /* K_STR: refuse the sample configs' placeholder */
 };
 
 struct item;
@@ -474,6 +501,9 @@ static void decode_str(struct cfg_loader *ld, const struct item *it,
 		cfg_err_at(ld, node, path,
 			   "%s must be at most %" PRId64 " characters",
 			   it->name, it->max);
+	}
+	if (it->flags & F_SECRET) {
+		secret_check(ld, node, path, text, len, TOKEN_HINT);
 	}
 	set_str(field, cfg_strdup(ld, text));
 }
@@ -832,6 +862,33 @@ static void fn_log_format(struct cfg_loader *ld, const struct cfg_node *node,
 	}
 }
 
+static void fn_log_output(struct cfg_loader *ld, const struct cfg_node *node,
+			  void *base, const char *path)
+{
+	struct gslb_config *cfg = base;
+	const char *text = cfg_scalar(ld, node, path, "a string");
+	if (text != NULL &&
+	    gslb_log_output_parse(text, &cfg->logging.output) != GSLB_EOK) {
+		cfg_err_at(ld, node, path,
+			   "invalid output \"%s\": must be stderr or syslog",
+			   text);
+	}
+}
+
+static void fn_log_facility(struct cfg_loader *ld, const struct cfg_node *node,
+			    void *base, const char *path)
+{
+	struct gslb_config *cfg = base;
+	const char *text = cfg_scalar(ld, node, path, "a string");
+	if (text != NULL &&
+	    gslb_log_facility_parse(text, &cfg->logging.facility) != GSLB_EOK) {
+		cfg_err_at(ld, node, path,
+			   "invalid facility \"%s\": must be daemon, user or "
+			   "local0 to local7",
+			   text);
+	}
+}
+
 static void key_decode(struct cfg_loader *ld, const struct cfg_node *node,
 		       const char *path, uint8_t key[GSLB_GOSSIP_KEY_LEN],
 		       bool *key_set)
@@ -853,6 +910,9 @@ static void key_decode(struct cfg_loader *ld, const struct cfg_node *node,
 			   "encryption_key must be exactly %d bytes (got %zu). "
 			   "Ensure you're using a 256-bit key. " KEY_HINT,
 			   GSLB_GOSSIP_KEY_LEN, len);
+	} else if (secret_is_placeholder(key, len)) {
+		secret_check(ld, node, path, key, len,
+			     "openssl rand -base64 32");
 	} else {
 		*key_set = true;
 		return;
@@ -1193,6 +1253,7 @@ static void fn_api_tokens(struct cfg_loader *ld, const struct cfg_node *node,
 				   "characters without spaces");
 			continue;
 		}
+		secret_check(ld, val, kpath, token, strlen(token), TOKEN_HINT);
 		bool dup = false;
 		for (size_t j = 0; j < cfg->api.n_tokens; j++) {
 			dup |= strcmp(cfg->api.tokens[j].token, token) == 0;
@@ -1243,6 +1304,21 @@ static void fn_api_socket(struct cfg_loader *ld, const struct cfg_node *node,
 static const struct item logging_items[] = {
 	FN("level", 0, fn_log_level),
 	FN("format", 0, fn_log_format),
+	FN("output", 0, fn_log_output),
+	FN("facility", 0, fn_log_facility),
+	END,
+};
+
+/* Names only: whether they exist is for the start, not for the check. */
+static const struct item process_items[] = {
+	{ .name = "user",
+	  .kind = K_STR,
+	  FIELD(struct gslb_config, process.user),
+	  .max = 32 },
+	{ .name = "group",
+	  .kind = K_STR,
+	  FIELD(struct gslb_config, process.group),
+	  .max = 32 },
 	END,
 };
 
@@ -1925,6 +2001,9 @@ static void fn_agent_tokens(struct cfg_loader *ld, const struct cfg_node *node,
 			/* What an agent's registration can carry. */
 			cfg_err_at(ld, val, kpath,
 				   "token must be at most 255 characters");
+		} else if (token != NULL) {
+			secret_check(ld, val, kpath, token, strlen(token),
+				     TOKEN_HINT);
 		}
 		char *service = cfg_name_normalize(ld, key->text);
 		if (service == NULL) {
@@ -2315,6 +2394,7 @@ static const struct item agent_identity_items[] = {
 	{ .name = "service_token",
 	  .kind = K_STR,
 	  FIELD(struct gslb_config, agent.identity.service_token),
+	  .flags = F_SECRET,
 	  .min = 16,
 	  .max = 255 },
 	FN("agent_id", 0, fn_agent_id),
@@ -2389,6 +2469,7 @@ static const struct item top_items[] = {
 	FN("mode", 0, fn_nothing),
 	FN("includes", F_INC, fn_nothing),
 	SECTION("logging", 0, 0, logging_items, NULL),
+	SECTION("process", 0, 0, process_items, NULL),
 	SECTION("metrics", 0, 0, metrics_items, NULL),
 	SECTION("api", F_OW, 0, api_items, NULL),
 	SECTION("dns", F_OW, 0, dns_items, NULL),

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,4 +45,16 @@ int gslb_mkdirs(const char *path, mode_t mode)
 	}
 	free(copy);
 	return ret;
+}
+
+void gslb_dirname(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL) {
+		snprintf(buf, size, ".");
+	} else if (slash == path) {
+		snprintf(buf, size, "/");
+	} else {
+		snprintf(buf, size, "%.*s", (int)(slash - path), path);
+	}
 }

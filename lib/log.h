@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /*
- * Logging to stderr, one line per message, text or JSON, with a level and a
- * subsystem on every line. Safe to call from any thread.
+ * Logging, one line per message, text or JSON, with a level and a subsystem
+ * on every line: to stderr (for the journal when systemd connected it: no
+ * time, a <N> priority prefix), or to syslog. Safe to call from any thread.
  */
 #pragma once
 
@@ -21,13 +22,32 @@ enum gslb_log_format {
 	GSLB_LOG_JSON,
 };
 
-/* Set the threshold and the output format (default: info, text). */
-void gslb_log_setup(enum gslb_log_level level, enum gslb_log_format format);
+enum gslb_log_output {
+	GSLB_LOG_STDERR = 0,
+	GSLB_LOG_SYSLOG,
+};
+
+struct gslb_log_config {
+	enum gslb_log_level level;   /* default info */
+	enum gslb_log_format format; /* default text */
+	enum gslb_log_output output; /* default stderr */
+	int facility; /* syslog(3) facility, default LOG_DAEMON */
+};
+
+/*
+ * Apply a configuration (before it: info, text, stderr). ident names the
+ * program in syslog. Call it from one thread, at start and on reload.
+ */
+void gslb_log_setup(const struct gslb_log_config *conf, const char *ident);
 
 /* "debug", "info", "warn"/"warning", "error" (any case); 0 or GSLB_EINVAL. */
 int gslb_log_level_parse(const char *text, enum gslb_log_level *level);
 /* "text" or "json" (any case); 0 or GSLB_EINVAL. */
 int gslb_log_format_parse(const char *text, enum gslb_log_format *format);
+/* "stderr" or "syslog" (any case); 0 or GSLB_EINVAL. */
+int gslb_log_output_parse(const char *text, enum gslb_log_output *output);
+/* "daemon", "user", "local0"..."local7" (any case); 0 or GSLB_EINVAL. */
+int gslb_log_facility_parse(const char *text, int *facility);
 
 bool gslb_log_enabled(enum gslb_log_level level);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* gslb-overwatchd: flags, configuration, then the server loop. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sysexits.h>
@@ -8,8 +9,10 @@
 #include <libknot/version.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "dnssec.h"
 #include "error.h"
+#include "fsutil.h"
 #include "log.h"
 #include "seal.h"
 #include "server.h"
@@ -34,6 +37,26 @@ static void usage(FILE *out)
 		"Exit status: 0 success, 1 runtime error, 64 usage error,\n"
 		"78 invalid configuration.\n",
 		DEFAULT_CONFIG);
+}
+
+/* Before anything is opened: the state database and the API socket are
+ * made by the user that will use them; ports come after, as that user. */
+static int leave_root(const struct gslb_config *cfg)
+{
+	char sockdir[PATH_MAX] = "";
+	const char *dirs[2] = { cfg->overwatch.data_dir, sockdir };
+	if (cfg->api.enabled && cfg->api.socket != NULL) {
+		gslb_dirname(cfg->api.socket, sockdir, sizeof(sockdir));
+	}
+	char why[256];
+	int ret = gslb_drop_privileges(cfg->process.user, cfg->process.group,
+				       dirs, sockdir[0] != '\0' ? 2 : 1, why,
+				       sizeof(why));
+	if (ret == GSLB_EOK) {
+		return EXIT_SUCCESS;
+	}
+	log_error("main", "%s", why);
+	return ret == GSLB_ECONFIG ? EX_CONFIG : EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)
@@ -94,18 +117,23 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 
-	gslb_log_setup(cfg->logging.level, cfg->logging.format);
+	gslb_log_setup(&cfg->logging, "gslb-overwatchd");
 	log_info("main",
 		 "gslb-overwatchd %s starting (libknot %d.%d.%d), config %s",
 		 PACKAGE_VERSION, KNOT_VERSION_MAJOR, KNOT_VERSION_MINOR,
 		 KNOT_VERSION_PATCH, config_path);
+	int ret = leave_root(cfg);
+	if (ret != EXIT_SUCCESS) {
+		gslb_config_free(cfg);
+		return ret;
+	}
 	/* Before any thread: libdnssec initialises GnuTLS. */
 	dnssec_global_init();
 	if (gslb_seal_init() != GSLB_EOK) {
 		log_error("main", "cannot initialise libsodium");
 		return EXIT_FAILURE;
 	}
-	int ret = server_run(config_path, cfg);
+	ret = server_run(config_path, cfg);
 	dnssec_global_cleanup();
 	return ret;
 }

@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "daemon.h"
 #include "error.h"
 #include "log.h"
 #include "server.h"
@@ -175,13 +176,15 @@ static bool restart_changed(const struct gslb_config *a,
 	       str_differs(a->api.socket, b->api.socket) ||
 	       str_differs(a->metrics.address, b->metrics.address) ||
 	       str_differs(a->overwatch.data_dir, b->overwatch.data_dir) ||
+	       str_differs(a->process.user, b->process.user) ||
+	       str_differs(a->process.group, b->process.group) ||
 	       str_differs(a->overwatch.gossip.bind_address,
 			   b->overwatch.gossip.bind_address);
 }
 
 static void reload(struct server *srv)
 {
-	sd_notify_send("RELOADING=1");
+	gslb_sd_notify("RELOADING=1");
 	log_info("main", "reloading configuration from %s", srv->config_path);
 	struct gslb_config *cfg = NULL;
 	struct gslb_config_errors errs = { 0 };
@@ -195,7 +198,7 @@ static void reload(struct server *srv)
 			  errs.n);
 		gslb_config_errors_clear(&errs);
 		metrics_reload(srv->metrics, false);
-		sd_notify_send("READY=1");
+		gslb_sd_notify("READY=1");
 		return;
 	}
 	if (listen_changed(srv->cfg, cfg)) {
@@ -206,7 +209,7 @@ static void reload(struct server *srv)
 		log_warn("main",
 			 "changes to api.enabled, api.address, "
 			 "api.socket, metrics.enabled, metrics.address, "
-			 "overwatch.data_dir and "
+			 "overwatch.data_dir, process.* and "
 			 "overwatch.gossip.bind_address take effect "
 			 "after a restart");
 	}
@@ -238,16 +241,16 @@ static void reload(struct server *srv)
 		log_error("main", "configuration reload failed: %s",
 			  gslb_strerror(ret));
 		metrics_reload(srv->metrics, false);
-		sd_notify_send("READY=1");
+		gslb_sd_notify("READY=1");
 		return;
 	}
-	gslb_log_setup(cfg->logging.level, cfg->logging.format);
+	gslb_log_setup(&cfg->logging, "gslb-overwatchd");
 	gslb_config_free(old);
 	srv->config_loaded = gslb_clock_wall();
 	metrics_reload(srv->metrics, true);
 	log_info("main", "configuration reloaded: %zu zones, %zu domains",
 		 cfg->dns.n_zones, cfg->n_domains);
-	sd_notify_send("READY=1");
+	gslb_sd_notify("READY=1");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -259,7 +262,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("main", "received %s, shutting down",
 		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	sd_notify_send("STOPPING=1");
+	gslb_sd_notify("STOPPING=1");
 	event_base_loopbreak(srv->base);
 }
 
@@ -461,7 +464,7 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	}
 	/* Every listener is up: what tests and systemd wait for. */
 	log_listening(&srv);
-	sd_notify_send("READY=1");
+	gslb_sd_notify("READY=1");
 
 	event_base_dispatch(srv.base);
 

@@ -110,6 +110,3 @@ void udp_stats(struct server *srv, struct answer_stats *sum);
 int tcp_start(struct server *srv);
 void tcp_stop(struct server *srv, struct answer_stats *sum);
 void tcp_stats(struct server *srv, struct answer_stats *sum);
-
-/* systemd's notify socket, when NOTIFY_SOCKET is set; no-op otherwise. */
-void sd_notify_send(const char *state);

@@ -229,6 +229,26 @@ GOSSIP_BLOCK = ["  gossip:",
                 '    bind_address: "127.0.0.1:$gossip_port"']
 
 
+# The placeholders in etc/*.yaml, which the daemons refuse.
+SAMPLE_GOSSIP_KEY = "Q0hBTkdFLU1FLWdlbmVyYXRlLXlvdXItb3duLWtleSE="
+SAMPLE_TOKEN = "CHANGE-ME-to-the-service-token"
+SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "..", "..", "etc")
+
+
+def sample_config(name):
+    """etc/NAME as shipped."""
+    with open(os.path.join(SAMPLE_DIR, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def with_secrets(text):
+    """A sample config with its placeholder secrets replaced, as an
+    operator does."""
+    return text.replace(SAMPLE_GOSSIP_KEY, GOSSIP_KEY).replace(
+        SAMPLE_TOKEN, "lab-service-token-0123456789")
+
+
 def config(domains=None, listen='"127.0.0.1:$port"', log_format="text",
            dns_extra=(), validation=False, api=False, metrics=False):
     """The overwatch config as a template ($port, $api_port,

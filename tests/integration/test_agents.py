@@ -6,13 +6,16 @@ gslb-overwatchd processes, whose DNS answers follow what the agents say.
 Attacks come from tests/bench/agent-sim ($GSLB_AGENT_SIM), which speaks the
 protocol with chosen faults."""
 import base64
+import grp
 import hashlib
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -79,7 +82,10 @@ class Agent:
     """One gslb-agentd process with its own config, identity and log."""
 
     def __init__(self, agent_id, backends, overwatches, token=TOKEN,
-                 predictive=None, region="us-east"):
+                 predictive=None, region="us-east", extra=(), env=None,
+                 identity_dir=None):
+        self.extra = list(extra)
+        self.env = env
         self.agent_id = agent_id
         self.backends = backends  # [(ip, port)]
         self.overwatches = overwatches
@@ -89,7 +95,8 @@ class Agent:
         self.dir = os.path.realpath(
             tempfile.mkdtemp(prefix="gslb-it-agent-%s-" % agent_id))
         self.config_path = os.path.join(self.dir, "agent.yaml")
-        self.cert_path = os.path.join(self.dir, "agent.crt")
+        self.identity_dir = identity_dir or self.dir
+        self.cert_path = os.path.join(self.identity_dir, "agent.crt")
         self.log_path = os.path.join(self.dir, "stderr.log")
         self.proc = None
 
@@ -103,7 +110,8 @@ class Agent:
             "    agent_id: %s" % self.agent_id,
             "    region: %s" % self.region,
             '    cert_path: "%s"' % self.cert_path,
-            '    key_path: "%s"' % os.path.join(self.dir, "agent.key"),
+            '    key_path: "%s"' % os.path.join(self.identity_dir,
+                                            "agent.key"),
             "  backends:",
         ]
         for ip, port in self.backends:
@@ -124,7 +132,7 @@ class Agent:
         if self.predictive:
             out += ["  predictive:"] + ["    " + line
                                         for line in self.predictive]
-        return "\n".join(out) + "\n"
+        return "\n".join(out + self.extra) + "\n"
 
     def write_config(self, text=None):
         gslbtest.write_private(self.config_path,
@@ -136,7 +144,8 @@ class Agent:
             self.proc = subprocess.Popen(
                 WRAPPER + [agentd_path(), "-c", self.config_path] +
                 list(args),
-                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                env=dict(os.environ, **(self.env or {})))
 
     def send(self, sig):
         self.proc.send_signal(sig)
@@ -492,14 +501,20 @@ class CheckConfig(unittest.TestCase):
                               timeout=30)
 
     def sample(self):
-        here = os.path.dirname(os.path.abspath(__file__))
-        with open(os.path.join(here, "..", "..", "etc", "agent.yaml"),
-                  encoding="utf-8") as f:
-            return f.read()
+        return gslbtest.with_secrets(gslbtest.sample_config("agent.yaml"))
 
     def test_sample_passes(self):
         r = self.check(self.sample())
         self.assertEqual(r.returncode, 0, r)
+
+    def test_sample_placeholders_refused(self):
+        r = self.check(gslbtest.sample_config("agent.yaml"))
+        self.assertEqual(r.returncode, gslbtest.EX_CONFIG, r)
+        for key in ("agent.identity.service_token",
+                    "agent.gossip.encryption_key"):
+            self.assertRegex(r.stderr, r"agent\.yaml:\d+:\d+: %s: this is "
+                             r"the sample configuration's placeholder: "
+                             r"replace it" % re.escape(key))
 
     def test_fraction_threshold_refused(self):
         r = self.check(self.sample().replace("threshold: 90 ",
@@ -516,6 +531,73 @@ class CheckConfig(unittest.TestCase):
         self.assertIn("agent.gossip: encryption_key is required. OpenGSLB "
                       "requires encrypted gossip communication. Generate a "
                       "key with: openssl rand -base64 32", r.stderr)
+
+
+class AsAService(AgentsCase):
+    """What systemd and a root start rely on: sd_notify, dropping root."""
+
+    def test_notify(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="gslb-it-notify-"),
+                            "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(10)
+
+        def expect(state):
+            while True:
+                try:
+                    data = sock.recv(4096).decode()
+                except socket.timeout:
+                    self.fail("no %s on NOTIFY_SOCKET" % state)
+                if state in data.split("\n"):
+                    return
+
+        try:
+            a = self.agent("web-notify", ["127.0.0.41"],
+                           env={"NOTIFY_SOCKET": path})
+            expect("READY=1")
+            a.send(signal.SIGHUP)
+            expect("RELOADING=1")
+            expect("READY=1")
+            self.assertEqual(a.stop(), 0)
+            expect("STOPPING=1")
+        finally:
+            sock.close()
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_started_as_root_runs_as_process_user(self):
+        nobody = pwd.getpwnam("nobody")
+        nogroup = grp.getgrnam("nogroup")
+        a = Agent("web-nobody", [("127.0.0.41",
+                                  self.backends["127.0.0.41"].port)],
+                  self.overwatches,
+                  extra=["process: { user: nobody, group: nogroup }"])
+        # The identity's directory does not exist yet: the agent makes it
+        # for the user it becomes.
+        a.identity_dir = os.path.join(a.dir, "identity")
+        a.cert_path = os.path.join(a.identity_dir, "agent.crt")
+        os.chmod(a.dir, 0o755)
+        self.agents.append(a)
+        a.start()
+        self.wait_answers(["127.0.0.41"])
+        status = proc_status(a.proc.pid)
+        self.assertEqual(status["Uid"].split(), [str(nobody.pw_uid)] * 4)
+        self.assertEqual(status["Gid"].split(), [str(nogroup.gr_gid)] * 4)
+        for name in ("agent.crt", "agent.key"):
+            st = os.stat(os.path.join(a.identity_dir, name))
+            self.assertEqual((st.st_uid, st.st_gid),
+                             (nobody.pw_uid, nogroup.gr_gid), name)
+        self.assertEqual(
+            os.stat(os.path.join(a.identity_dir, "agent.key")).st_mode
+            & 0o777, 0o600)
+        self.assertIn("running as user nobody", a.log())
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict."""
+    with open("/proc/%d/status" % pid, encoding="ascii") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f)
 
 
 class Restarts(AgentsCase):

@@ -3,8 +3,10 @@
 """gslb-overwatchd as a process: command line, exit codes, configuration
 checks, SIGHUP reload, stop signals, systemd notification, JSON logs."""
 import collections
+import grp
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -25,9 +27,6 @@ import dns.query  # noqa: E402
 
 import gslbtest  # noqa: E402
 from gslbtest import Domain, addresses  # noqa: E402
-
-SAMPLE_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                             "..", "..", "etc", "overwatch.yaml")
 
 NEW_SERVER = "192.0.2.14"
 NEW_DOMAIN_SERVER = "192.0.2.101"
@@ -112,10 +111,21 @@ class CommandLineTest(unittest.TestCase):
         self.assertIn("configuration is valid", out.stdout)
 
     def test_check_config_sample_file(self):
-        if not os.path.exists(SAMPLE_CONFIG):
-            self.skipTest("etc/overwatch.yaml not found")
-        with open(SAMPLE_CONFIG) as f:
-            gslbtest.write_private(self.path, f.read())
+        # As shipped, only the placeholder secrets are wrong, and the
+        # errors say so; with secrets of one's own the sample is valid.
+        sample = gslbtest.sample_config("overwatch.yaml")
+        gslbtest.write_private(self.path, sample)
+        out = self.check()
+        self.assertInvalid(out, key="overwatch.gossip.encryption_key")
+        errors = [l for l in out.stderr.splitlines()
+                  if re.match(re.escape(self.path) + r":\d+:", l)]
+        self.assertEqual(len(errors), 2, out.stderr)
+        for line in errors:
+            self.assertIn("this is the sample configuration's placeholder: "
+                          "replace it with a secret of your own", line)
+        self.assertIn("configuration has 2 errors", out.stderr)
+        self.assertIn("overwatch.agent_tokens.app.gslb.example", out.stderr)
+        gslbtest.write_private(self.path, gslbtest.with_secrets(sample))
         out = self.check()
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("configuration is valid", out.stdout)
@@ -503,6 +513,165 @@ class JsonLogTest(unittest.TestCase):
             self.assertIn('bad"key\\x', joined)
             self.assertIn("configuration reloaded", joined)
             self.assertIn("stopped", msgs[-1])
+        finally:
+            d.cleanup()
+
+
+class JournalLogTest(unittest.TestCase):
+    """Under systemd, stderr is the journal (JOURNAL_STREAM names it): no
+    time, which the journal adds, and a <N> prefix that gives each line
+    its priority."""
+
+    def start(self, name, stream=None):
+        d = gslbtest.Daemon(gslbtest.config(), name=name)
+        open(d.log_path, "ab").close()
+        st = os.stat(d.log_path)
+        d.extra_env["JOURNAL_STREAM"] = stream or "%d:%d" % (st.st_dev,
+                                                             st.st_ino)
+        d.start()
+        return d
+
+    def test_journal_lines(self):
+        d = self.start("journal")
+        try:
+            bad, _ = with_line_after(gslbtest.config(), "  workers: 2",
+                                     "  bogus_option: 1")
+            outcome, _ = d.reload(bad)
+            self.assertEqual(outcome, "failed")
+            d.stop()
+            lines = d.log_lines()
+            for line in lines:
+                self.assertRegex(line, r"^<[3467]>(debug|info|warn|error) "
+                                 r"\[[a-z]+\] \S", d.describe())
+            self.assertTrue(any(l.startswith("<6>info [dns] " +
+                                             gslbtest.READY_LINE)
+                                for l in lines), d.describe())
+            self.assertTrue(any(l.startswith("<3>error [main] configuration "
+                                             "reload failed")
+                                for l in lines), d.describe())
+        finally:
+            d.cleanup()
+
+    def test_redirected_stderr_keeps_the_time(self):
+        # systemd started us, but stderr now goes elsewhere (a shell
+        # redirect in ExecStart): lines carry their own time again.
+        d = self.start("journal-elsewhere", stream="1:1")
+        try:
+            d.stop()
+            for line in d.log_lines():
+                self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+                                 r"\.\d{3}Z (info|warn|error) \[[a-z]+\] ")
+        finally:
+            d.cleanup()
+
+
+class SyslogTest(unittest.TestCase):
+    """logging.output: syslog sends every line to /dev/log with the
+    facility asked for, the level as severity, and nothing to stderr."""
+
+    def setUp(self):
+        if os.path.exists("/dev/log"):
+            self.skipTest("/dev/log belongs to a running syslog daemon")
+        if os.geteuid() != 0:
+            self.skipTest("making /dev/log needs root")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind("/dev/log")
+        self.sock.settimeout(gslbtest.timeout_s())
+
+    def tearDown(self):
+        self.sock.close()
+        os.unlink("/dev/log")
+
+    def until(self, needle, got):
+        while not any(needle in m for m in got):
+            try:
+                got.append(self.sock.recv(65536).decode())
+            except socket.timeout:
+                self.fail("no syslog message with %r:\n%s"
+                          % (needle, "\n".join(got)))
+
+    def test_syslog(self):
+        text = gslbtest.config().replace(
+            "  format: text\n",
+            "  format: text\n  output: syslog\n  facility: local3\n")
+        d = gslbtest.Daemon(text, name="syslog")
+        try:
+            d.start(wait=False)
+            got = []
+            self.until(gslbtest.READY_LINE, got)
+            d.stop()
+            self.until("stopped", got)
+            local3 = 19
+            for m in got:
+                self.assertRegex(m, r"^<(\d+)>.* gslb-overwatchd\[%d\]: "
+                                 r"\[[a-z]+\] \S" % d.proc.pid)
+                pri = int(re.match(r"<(\d+)>", m).group(1))
+                self.assertEqual(pri >> 3, local3, m)
+            ready = next(m for m in got if gslbtest.READY_LINE in m)
+            self.assertEqual(int(re.match(r"<(\d+)>", ready).group(1)) & 7,
+                             6, ready)  # LOG_INFO
+            self.assertEqual(d.log(), "")
+        finally:
+            d.cleanup()
+
+
+class PrivilegeDropTest(unittest.TestCase):
+    """Started as root with process.user: port 53 is bound, then the
+    daemon runs as that user, with CAP_NET_BIND_SERVICE only, and makes
+    its state directory for that user."""
+
+    ADDRESS = "127.0.0.153"
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        self.user = pwd.getpwnam("nobody")
+        self.group = grp.getgrnam("nogroup")
+
+    def test_drop_to_process_user(self):
+        template = gslbtest.config(
+            listen='"%s:53"' % self.ADDRESS) + (
+            "process:\n  user: nobody\n  group: nogroup\n")
+        d = gslbtest.Daemon(template, name="privdrop")
+        try:
+            os.chmod(d.dir, 0o755)
+            write = d.write_config
+
+            def write_readable_by_group(*args, **kw):
+                # Read again as nobody at a reload.
+                write(*args, **kw)
+                os.chown(d.config_path, 0, self.group.gr_gid)
+                os.chmod(d.config_path, 0o640)
+
+            d.write_config = write_readable_by_group
+            d.start()
+            with open("/proc/%d/status" % d.proc.pid) as f:
+                status = dict(l.rstrip("\n").split(":\t", 1) for l in f)
+            self.assertEqual(status["Uid"].split(),
+                             [str(self.user.pw_uid)] * 4)
+            self.assertEqual(status["Gid"].split(),
+                             [str(self.group.gr_gid)] * 4)
+            self.assertEqual(status["Groups"].split(),
+                             [str(self.group.gr_gid)])
+            self.assertEqual(status["CapEff"], "0000000000000400")
+            self.assertEqual(status["CapPrm"], "0000000000000400")
+            self.assertIn("running as user nobody", d.log())
+
+            q = dns.message.make_query("rr.gslb.test", "A")
+            msg = dns.query.udp(q, self.ADDRESS, port=53, timeout=3)
+            self.assertEqual(gslbtest.rcode_text(msg), "NOERROR")
+            self.assertTrue(addresses(msg, "A"))
+
+            st = os.stat(d.state_dir)
+            self.assertEqual((st.st_uid, st.st_gid),
+                             (self.user.pw_uid, self.group.gr_gid))
+            self.assertEqual(st.st_mode & 0o777, 0o750)
+            for name in os.listdir(d.state_dir):
+                self.assertEqual(os.stat(os.path.join(d.state_dir, name))
+                                 .st_uid, self.user.pw_uid, name)
+            outcome, logged = d.reload()
+            self.assertEqual(outcome, "reloaded", "\n".join(logged))
+            d.stop()
         finally:
             d.cleanup()
 

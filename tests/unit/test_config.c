@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -304,6 +305,11 @@ static const char full_overwatch[] =
 	"logging:\n"
 	"  level: debug\n"
 	"  format: json\n"
+	"  output: syslog\n"
+	"  facility: local4\n"
+	"process:\n"
+	"  user: opengslb\n"
+	"  group: opengslb-ops\n"
 	"metrics:\n"
 	"  enabled: true\n"
 	"  address: \"127.0.0.1:19090\"\n"
@@ -429,6 +435,10 @@ START_TEST(full_overwatch_config)
 	ck_assert_str_eq(c->files[0], tpath("main.yaml"));
 	ck_assert_int_eq(c->logging.level, GSLB_LOG_DEBUG);
 	ck_assert_int_eq(c->logging.format, GSLB_LOG_JSON);
+	ck_assert_int_eq(c->logging.output, GSLB_LOG_SYSLOG);
+	ck_assert_int_eq(c->logging.facility, LOG_LOCAL4);
+	ck_assert_str_eq(c->process.user, "opengslb");
+	ck_assert_str_eq(c->process.group, "opengslb-ops");
 	ck_assert(c->metrics.enabled);
 	ck_assert_str_eq(c->metrics.address, "127.0.0.1:19090");
 	ck_assert(c->api.enabled);
@@ -466,7 +476,7 @@ START_TEST(full_overwatch_config)
 	assert_ip(&z->nameservers[0].addrs[0], "127.0.0.1");
 	assert_ip(&z->nameservers[0].addrs[1], "::1");
 	ck_assert_str_eq(z->pos.file, tpath("main.yaml"));
-	ck_assert_uint_eq(z->pos.line, 23);
+	ck_assert_uint_eq(z->pos.line, 28);
 	z = &dns->zones[1];
 	ck_assert_str_eq(z->name, "gslb.example.net");
 	ck_assert_uint_eq(z->ttl, 600);
@@ -494,7 +504,7 @@ START_TEST(full_overwatch_config)
 	ck_assert_uint_eq(r->servers[0].weight, 0);
 	ck_assert_str_eq(r->servers[0].service, "app.example.com");
 	ck_assert_str_eq(r->servers[0].host, "app.internal");
-	ck_assert_uint_eq(r->servers[0].pos.line, 41);
+	ck_assert_uint_eq(r->servers[0].pos.line, 46);
 	ck_assert_uint_eq(r->servers[1].port, 80);
 	ck_assert_uint_eq(r->servers[1].weight, 100);
 	ck_assert_ptr_null(r->servers[1].host);
@@ -571,6 +581,10 @@ START_TEST(overwatch_defaults)
 
 	ck_assert_int_eq(c->logging.level, GSLB_LOG_INFO);
 	ck_assert_int_eq(c->logging.format, GSLB_LOG_TEXT);
+	ck_assert_int_eq(c->logging.output, GSLB_LOG_STDERR);
+	ck_assert_int_eq(c->logging.facility, LOG_DAEMON);
+	ck_assert_ptr_null(c->process.user);
+	ck_assert_ptr_null(c->process.group);
 	ck_assert(!c->metrics.enabled);
 	ck_assert_str_eq(c->metrics.address, "127.0.0.1:9090");
 	ck_assert(!c->api.enabled);
@@ -895,6 +909,31 @@ static const struct bad_case bad_cases[] = {
 	  "invalid level \"verbose\": must be debug, info, warn, or error" },
 	{ OW, "logging:\n  format: xml\n", 2, "logging.format",
 	  "invalid format \"xml\": must be text or json" },
+	{ OW, "logging:\n  output: journal\n", 2, "logging.output",
+	  "invalid output \"journal\": must be stderr or syslog" },
+	{ OW, "logging:\n  facility: kern\n", 2, "logging.facility",
+	  "invalid facility \"kern\": must be daemon, user or local0 to "
+	  "local7" },
+	{ OW, "process:\n  user: [a]\n", 2, "process.user",
+	  "expected a string, found a list" },
+	{ OW,
+	  "process:\n  group: "
+	  "abcdefghijklmnopqrstuvwxyz0123456789\n",
+	  2, "process.group", "group must be at most 32 characters" },
+	/* the sample configs' placeholder secrets */
+	{ OW,
+	  "overwatch:\n  gossip:\n    encryption_key: "
+	  "\"Q0hBTkdFLU1FLWdlbmVyYXRlLXlvdXItb3duLWtleSE=\"\n",
+	  3, "overwatch.gossip.encryption_key",
+	  "this is the sample configuration's placeholder: replace it with a "
+	  "secret of your own (openssl rand -base64 32)" },
+	{ OW,
+	  "overwatch:\n  agent_tokens:\n    a.example.com: "
+	  "CHANGE-ME-to-the-service-token\n",
+	  3, "overwatch.agent_tokens.a.example.com",
+	  "this is the sample configuration's placeholder" },
+	{ OW, "api:\n  tokens:\n    ops: CHANGE-ME-replace-this\n", 3,
+	  "api.tokens.ops", "this is the sample configuration's placeholder" },
 	{ OW, "metrics:\n  address: localhost\n", 2, "metrics.address",
 	  "address \"localhost\": must be host:port" },
 	{ OW, "metrics:\n  address: \"127.0.0.1:0\"\n", 2, "metrics.address",
@@ -1328,6 +1367,11 @@ static const struct bad_case bad_cases[] = {
 	  "service_token must be at least 16 characters" },
 	{ AGENT, A_HEAD A_IDENTITY A_GOSSIP, 3, "agent.backends",
 	  "at least one backend is required" },
+	{ AGENT,
+	  A_HEAD "  identity: {service_token: \"CHANGE-ME-to-the-service-"
+		 "token\"}\n" A_BACKENDS A_GOSSIP,
+	  3, "agent.identity.service_token",
+	  "this is the sample configuration's placeholder" },
 	{ AGENT, A_HEAD A_IDENTITY "  backends: []\n" A_GOSSIP, 4,
 	  "agent.backends", "at least one backend is required" },
 	{ AGENT, A_HEAD A_IDENTITY "  backends: [web]\n" A_GOSSIP, 4,

@@ -62,6 +62,25 @@ START_TEST(file_in_the_way)
 }
 END_TEST
 
+START_TEST(dirname_of_paths)
+{
+	/* The directories the daemons make before leaving root. */
+	static const char *const cases[][2] = {
+		{ "/run/opengslb/overwatch.sock", "/run/opengslb" },
+		{ "/agent.crt", "/" },
+		{ "agent.crt", "." },
+		{ "/var/lib/opengslb/", "/var/lib/opengslb" },
+	};
+	char buf[64];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		gslb_dirname(cases[i][0], buf, sizeof(buf));
+		ck_assert_str_eq(buf, cases[i][1]);
+	}
+	gslb_dirname("/a/bcdef/g", buf, 5);
+	ck_assert_str_eq(buf, "/a/b");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fsutil");
@@ -69,6 +88,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, creates_parents);
 	tcase_add_test(tc, file_in_the_way);
+	tcase_add_test(tc, dirname_of_paths);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
