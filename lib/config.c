@@ -857,7 +857,8 @@ bool gslb_agent_id_ok(const char *id)
 static void require_gossip_key(struct cfg_loader *ld)
 {
 	const struct cfg_node *near, *root = ld->files[0].root;
-	if (root != NULL && root->kind == CFG_NODE_MAP &&
+	/* An empty file has no root; another kind of root has its error. */
+	if ((root == NULL || root->kind == CFG_NODE_MAP) &&
 	    find3(root, "overwatch", "gossip", "encryption_key", &near) ==
 		    NULL &&
 	    !ld->cfg->overwatch.gossip.key_set) {

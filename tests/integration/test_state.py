@@ -473,8 +473,9 @@ class Persistence(unittest.TestCase):
                                    'data_dir: "$state_dir-elsewhere"')
         outcome, logged = self.d.reload(moved)
         self.assertEqual(outcome, "reloaded", logged)
-        self.assertIn("overwatch.data_dir and overwatch.gossip.bind_address "
-                      "take effect after a restart",
+        self.assertIn("overwatch.data_dir, process.* and "
+                      "overwatch.gossip.bind_address take effect after a "
+                      "restart",
                       "\n".join(logged))
         store = self.call("/api/v1/overwatch/stats")["store"]
         self.assertEqual(store["path"],

@@ -673,6 +673,17 @@ START_TEST(empty_file_is_overwatch_without_domains)
 	ck_assert_uint_eq(c->n_domains, 0);
 	c = load_ok(OW, "---\n");
 	ck_assert_uint_eq(c->n_domains, 0);
+
+	/* Still not without the gossip key. */
+	gslb_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(gslb_config_load(write_mode("main.yaml", 0600, ""), OW,
+					  &cfg, &errs),
+			 GSLB_ECONFIG);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_ptr_nonnull(strstr(errs.msgs[0],
+				     "overwatch.gossip: encryption_key is "
+				     "required"));
 }
 END_TEST
 
