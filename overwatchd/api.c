@@ -604,7 +604,8 @@ static void handle_stats(struct api *api, struct evhttp_request *req,
 	json_int_t overrides = 0, validated = 0, disagree = 0;
 	json_t *by_service = json_object();
 	json_t *by_region = json_object();
-	int err = by_service == NULL || by_region == NULL;
+	json_t *by_agent = json_object();
+	int err = by_service == NULL || by_region == NULL || by_agent == NULL;
 
 	for (size_t i = 0; !err && i < n; i++) {
 		const struct gslb_backend *b = gslb_registry_at(reg, i);
@@ -633,7 +634,12 @@ static void handle_stats(struct api *api, struct evhttp_request *req,
 		}
 		err |= bump(by_service, b->service);
 		err |= bump(by_region, b->region != NULL ? b->region : "");
+		if (b->source == GSLB_SOURCE_AGENT && b->agent_id != NULL) {
+			err |= bump(by_agent, b->agent_id);
+		}
 	}
+	const json_int_t agents = (json_int_t)json_object_size(by_agent);
+	json_decref(by_agent);
 	if (err) {
 		json_decref(by_service);
 		json_decref(by_region);
@@ -656,9 +662,7 @@ static void handle_stats(struct api *api, struct evhttp_request *req,
 			  draining, "active_overrides", overrides,
 			  "validation_enabled", validation_on(api),
 			  "validated_backends", validated, "disagreement_count",
-			  disagree,
-			  /* Agents are not registered yet. */
-			  "active_agents", (json_int_t)0, "unique_services",
+			  disagree, "active_agents", agents, "unique_services",
 			  (json_int_t)json_object_size(by_service),
 			  "backends_by_service", by_service,
 			  "backends_by_region", by_region, "store", store_json,

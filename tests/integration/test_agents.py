@@ -353,6 +353,12 @@ class Basics(AgentsCase):
         self.assertEqual(len(row), 1, r.stdout)
         self.assertEqual(row[0]["STATUS"], "connected")
         self.assertEqual(row[0]["BACKENDS"], "1/1")
+        # The status counts the agents with backends: only this one.
+        stats = json.loads(self.overwatches[0].http(
+            "/api/v1/overwatch/stats")[2])
+        self.assertEqual(stats["active_agents"], 1, stats)
+        r = ctl("--socket", self.overwatches[0].socket, "status")
+        self.assertRegex(r.stdout, r"Agents: +1 active")
 
     def test_sigterm_leaves_dns_at_once(self):
         a = self.agent("web-d", ["127.0.0.44"])
