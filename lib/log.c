@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <stdarg.h>
-#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -106,8 +106,7 @@ int gslb_log_output_parse(const char *text, enum gslb_log_output *output)
 
 int gslb_log_facility_parse(const char *text, int *facility)
 {
-	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]);
-	     i++) {
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(facilities); i++) {
 		if (strcasecmp(text, facilities[i].name) == 0) {
 			*facility = facilities[i].facility;
 			return GSLB_EOK;
