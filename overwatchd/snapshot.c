@@ -413,6 +413,13 @@ static int domain_build(struct builder *b, const struct gslb_domain *d,
 
 	struct candidates c;
 	int ret = collect_candidates(b, d, &c);
+	/* A name with no backend at all (its agents are gone, or have not
+	 * registered since a restart) is down in both families: SERVFAIL
+	 * sends resolvers to another overwatch, where NODATA would be
+	 * cached. A family only others have stays NODATA. */
+	if (!c.configured[SNAP_V4] && !c.configured[SNAP_V6]) {
+		c.configured[SNAP_V4] = c.configured[SNAP_V6] = true;
+	}
 	for (int f = SNAP_V4; f <= SNAP_V6 && ret == GSLB_EOK; f++) {
 		ret = family_build(b, d, &c, f,
 				   old != NULL && old->algorithm == d->algorithm

@@ -360,6 +360,25 @@ class Basics(AgentsCase):
         r = ctl("--socket", self.overwatches[0].socket, "status")
         self.assertRegex(r.stdout, r"Agents: +1 active")
 
+    def test_name_without_backends_is_servfail(self):
+        # No agent reports this name (the last test's have just left):
+        # SERVFAIL, which resolvers do not cache and retry elsewhere, not
+        # an empty answer.
+        def rcodes():
+            return [gslbtest.rcode_text(d.query(SERVICE, rdtype))
+                    for d in self.overwatches for rdtype in ("A", "AAAA")]
+        wait_for(lambda: rcodes() == ["SERVFAIL"] * 4,
+                 what="SERVFAIL for A and AAAA on both overwatches")
+        a = self.agent("web-sf", ["127.0.0.44"])
+        self.wait_answers(["127.0.0.44"])
+        # IPv4 backends only: AAAA is an honest NODATA meanwhile.
+        msg = self.overwatches[0].query(SERVICE, "AAAA")
+        self.assertEqual(gslbtest.rcode_text(msg), "NOERROR", msg)
+        self.assertEqual(gslbtest.addresses(msg, "AAAA"), [])
+        self.assertEqual(a.stop(), 0)
+        wait_for(lambda: gslbtest.rcode_text(self.overwatches[0].query(
+            SERVICE, "A")) == "SERVFAIL", what="SERVFAIL once it left")
+
     def test_sigterm_leaves_dns_at_once(self):
         a = self.agent("web-d", ["127.0.0.44"])
         self.wait_answers(["127.0.0.44"])
