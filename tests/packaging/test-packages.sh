@@ -572,22 +572,17 @@ check "agent unit: Type=notify, User=opengslb, its config" \
 step "--check-config refuses the unmodified samples"
 install_config "$OW_SAMPLE" overwatch.yaml
 install_config "$AGENT_SAMPLE" agent.yaml
-out=$(as_overwatch_user /usr/sbin/gslb-overwatchd --check-config \
-	-c /etc/opengslb/overwatch.yaml 2>&1)
-rc=$?
-check "gslb-overwatchd --check-config on the sample exits 78 (got $rc)" \
-	test "$rc" = 78
-check "... and says the placeholder must be replaced" \
-	sh -c 'printf "%s" "$1" | grep -qi "placeholder.*replace"' _ "$out"
-echo "$out" | sed 's/^/    /'
-out=$(as_agent_user /usr/sbin/gslb-agentd --check-config \
-	-c /etc/opengslb/agent.yaml 2>&1)
-rc=$?
-check "gslb-agentd --check-config on the sample exits 78 (got $rc)" \
-	test "$rc" = 78
-check "... and says the placeholder must be replaced" \
-	sh -c 'printf "%s" "$1" | grep -qi "placeholder.*replace"' _ "$out"
-echo "$out" | sed 's/^/    /'
+for name in overwatch agent; do
+	daemon=gslb-${name}d
+	out=$("as_${name}_user" /usr/sbin/"$daemon" --check-config \
+		-c "/etc/opengslb/$name.yaml" 2>&1)
+	rc=$?
+	check "$daemon --check-config on the sample exits 78 (got $rc)" \
+		test "$rc" = 78
+	check "... and says the placeholder must be replaced" \
+		sh -c 'printf "%s" "$1" | grep -qi "placeholder.*replace"' _ "$out"
+	echo "$out" | sed 's/^/    /'
+done
 
 step "The daemons as the packaged user, from the samples"
 GOSSIP_KEY=$(openssl rand -base64 32)
