@@ -231,7 +231,16 @@ with open(sys.argv[2], "a") as out:
 	wait_for 5 test -S "$sock"
 }
 notified() { grep -qx "$2" "$NOTIFY_DIR/$1.log"; }
-# notified_after NAME LINE COUNT: LINE seen at least COUNT times.
+# expect_ready NAME LOG: READY=1 arrives, or the daemon's log is shown.
+expect_ready() {
+	if wait_for 30 notified "$1" READY=1; then
+		ok "$1 sent READY=1"
+	else
+		not_ok "$1 sent READY=1"
+		sed 's/^/    /' "$2"
+	fi
+}
+# notified_count NAME LINE COUNT: LINE seen at least COUNT times.
 notified_count() {
 	[ "$(grep -cx "$2" "$NOTIFY_DIR/$1.log")" -ge "$3" ]
 }
@@ -622,6 +631,7 @@ install -d -m 0750 -o opengslb -g opengslb /run/opengslb
 start_notify_listener overwatch || die "notify listener"
 start_notify_listener agent || die "notify listener"
 # A subshell that becomes the daemon: $! is the daemon's PID.
+# exec: $! is the daemon itself, for its /proc and its signals.
 (export NOTIFY_SOCKET=$NOTIFY_DIR/overwatch.sock && umask 0027 &&
 	exec "${AS_OVERWATCH_USER[@]}" /usr/sbin/gslb-overwatchd \
 		-c /etc/opengslb/overwatch.yaml) 2>"$WORK/overwatch.log" &
@@ -632,19 +642,8 @@ pids+=("$OW_PID")
 		-c /etc/opengslb/agent.yaml) 2>"$WORK/agent.log" &
 AGENT_PID=$!
 pids+=("$AGENT_PID")
-
-if wait_for 30 notified overwatch READY=1; then
-	ok "overwatch sent READY=1"
-else
-	not_ok "overwatch sent READY=1"
-	sed 's/^/    /' "$WORK/overwatch.log"
-fi
-if wait_for 30 notified agent READY=1; then
-	ok "agent sent READY=1"
-else
-	not_ok "agent sent READY=1"
-	sed 's/^/    /' "$WORK/agent.log"
-fi
+expect_ready overwatch "$WORK/overwatch.log"
+expect_ready agent "$WORK/agent.log"
 OPENGSLB_UID=$(id -u opengslb)
 OPENGSLB_GID=$(id -g opengslb)
 for p in "overwatch $OW_PID" "agent $AGENT_PID"; do
@@ -749,12 +748,7 @@ NOTIFY_SOCKET=$NOTIFY_DIR/overwatch.sock /usr/sbin/gslb-overwatchd \
 	-c /etc/opengslb/overwatch.yaml 2>"$WORK/overwatch-root.log" &
 OW_PID=$!
 pids+=("$OW_PID")
-if wait_for 30 notified overwatch READY=1; then
-	ok "overwatch (root) sent READY=1"
-else
-	not_ok "overwatch (root) sent READY=1"
-	sed 's/^/    /' "$WORK/overwatch-root.log"
-fi
+expect_ready overwatch "$WORK/overwatch-root.log"
 check "it dropped to uid opengslb (Uid $(proc_ids "$OW_PID" Uid))" test \
 	"$(proc_ids "$OW_PID" Uid)" = "$OPENGSLB_UID $OPENGSLB_UID $OPENGSLB_UID $OPENGSLB_UID"
 check "it dropped to gid opengslb (Gid $(proc_ids "$OW_PID" Gid))" test \
