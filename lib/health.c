@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -10,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "curl_dl.h"
 #include "error.h"
 #include "health.h"
 #include "http1.h"
@@ -404,16 +404,16 @@ static CURL *easy_get(struct gslb_health *h)
 	if (h->n_pool > 0) {
 		return h->pool[--h->n_pool];
 	}
-	return curl_easy_init();
+	return gslb_curl.easy_init();
 }
 
 static void easy_put(struct gslb_health *h, CURL *easy)
 {
 	if (h->n_pool < h->pool_cap) {
-		curl_easy_reset(easy);
+		gslb_curl.easy_reset(easy);
 		h->pool[h->n_pool++] = easy;
 	} else {
-		curl_easy_cleanup(easy);
+		gslb_curl.easy_cleanup(easy);
 	}
 }
 
@@ -422,12 +422,17 @@ static void run_release(struct gslb_health *h, struct run *r)
 {
 	if (r->easy != NULL) {
 		if (r->in_multi) {
-			curl_multi_remove_handle(h->multi, r->easy);
+			gslb_curl.multi_remove_handle(h->multi, r->easy);
 		}
 		easy_put(h, r->easy);
 	}
-	curl_slist_free_all(r->connect_to);
-	curl_slist_free_all(r->headers);
+	/* Only https runs have these, and libcurl is loaded for them. */
+	if (r->connect_to != NULL) {
+		gslb_curl.slist_free_all(r->connect_to);
+	}
+	if (r->headers != NULL) {
+		gslb_curl.slist_free_all(r->headers);
+	}
 	free(r->expected_body);
 	free(r->body);
 	free(r->request);
@@ -653,7 +658,7 @@ static void http_done(struct run *r, CURLcode code)
 	long status = 0;
 
 	memset(&res, 0, sizeof(res));
-	if (curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status) !=
+	if (gslb_curl.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK) {
 		status = 0;
 	}
@@ -676,7 +681,7 @@ static void http_done(struct run *r, CURLcode code)
 			r->errbuf[--len] = '\0';
 		}
 		set_error(&res, "request failed: %s",
-			  len > 0 ? r->errbuf : curl_easy_strerror(code));
+			  len > 0 ? r->errbuf : gslb_curl.easy_strerror(code));
 	}
 	finish(r, &res);
 }
@@ -687,7 +692,7 @@ static void multi_drain(struct gslb_health *h)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+	while ((msg = gslb_curl.multi_info_read(h->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE) {
 			continue;
 		}
@@ -695,10 +700,11 @@ static void multi_drain(struct gslb_health *h)
 		const CURLcode code = msg->data.result;
 		CURL *easy = msg->easy_handle;
 		struct run *r = NULL;
-		if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &r) != CURLE_OK ||
+		if (gslb_curl.easy_getinfo(easy, CURLINFO_PRIVATE, &r) !=
+			    CURLE_OK ||
 		    r == NULL) {
 			log_error(SUBSYS, "finished transfer without a check");
-			curl_multi_remove_handle(h->multi, easy);
+			gslb_curl.multi_remove_handle(h->multi, easy);
 			continue;
 		}
 		http_done(r, code);
@@ -709,10 +715,10 @@ static void multi_action(struct gslb_health *h, curl_socket_t s, int action)
 {
 	int running = 0;
 	const CURLMcode rc =
-		curl_multi_socket_action(h->multi, s, action, &running);
+		gslb_curl.multi_socket_action(h->multi, s, action, &running);
 	if (rc != CURLM_OK) {
 		log_error(SUBSYS, "curl_multi_socket_action: %s",
-			  curl_multi_strerror(rc));
+			  gslb_curl.multi_strerror(rc));
 	}
 	multi_drain(h);
 }
@@ -769,7 +775,7 @@ static int multi_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg,
 			h->socks->prev = sk;
 		}
 		h->socks = sk;
-		curl_multi_assign(h->multi, s, sk);
+		gslb_curl.multi_assign(h->multi, s, sk);
 	} else if (sk->what == what) {
 		return 0;
 	}
@@ -824,54 +830,59 @@ static int https_setup(struct gslb_health *h, struct run *r, const char *url)
 	CURL *e = r->easy;
 	bool bad = false;
 
-	bad |= curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, r) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb) !=
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_URL, url) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_PRIVATE, r) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) !=
 	       CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb) !=
+	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
 	/* Every check a new connection and handshake: a reused one would
 	 * hide a backend that no longer accepts connections, and a TLS
 	 * session that no longer verifies. */
-	bad |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) !=
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) !=
 	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+				     timeout_ms) != CURLE_OK;
 	/* Addresses are literals: caching them only makes libcurl scan a
 	 * cache the size of all targets on every connection. */
-	bad |= curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L) !=
+	       CURLE_OK;
 	/* The environment's http_proxy must not reroute health checks. */
-	bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
 	       CURLE_OK;
 #else
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-				(long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
-	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(
+		       e, CURLOPT_PROTOCOLS,
+		       (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK;
 #endif
 	if (h->user_agent != NULL) {
-		bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent) !=
-		       CURLE_OK;
+		bad |= gslb_curl.easy_setopt(e, CURLOPT_USERAGENT,
+					     h->user_agent) != CURLE_OK;
 	}
 	if (r->connect_to != NULL) {
-		bad |= curl_easy_setopt(e, CURLOPT_CONNECT_TO, r->connect_to) !=
-		       CURLE_OK;
+		bad |= gslb_curl.easy_setopt(e, CURLOPT_CONNECT_TO,
+					     r->connect_to) != CURLE_OK;
 	}
 	if (r->headers != NULL) {
-		bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers) !=
-		       CURLE_OK;
+		bad |= gslb_curl.easy_setopt(e, CURLOPT_HTTPHEADER,
+					     r->headers) != CURLE_OK;
 	}
 	const long verify = hc->tls_skip_verify ? 0L : 1L;
-	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify * 2L) !=
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) !=
+	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify * 2L) !=
 	       CURLE_OK;
 	/* A resumed session would skip the certificate check. */
-	bad |= curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L) !=
+	       CURLE_OK;
 	/*
 	 * libcurl with GnuTLS reads its trust store for every
 	 * connection, and Debian's default is the directory
@@ -882,9 +893,10 @@ static int https_setup(struct gslb_health *h, struct run *r, const char *url)
 	const char *ca = hc->tls_skip_verify       ? NULL
 			 : hc->tls_ca_file != NULL ? hc->tls_ca_file
 						   : h->system_ca;
-	bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_CAINFO, ca) != CURLE_OK;
 	if (ca != NULL || hc->tls_skip_verify) {
-		bad |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK;
+		bad |= gslb_curl.easy_setopt(e, CURLOPT_CAPATH, NULL) !=
+		       CURLE_OK;
 	}
 	return bad ? GSLB_ENOMEM : GSLB_EOK;
 }
@@ -940,13 +952,13 @@ static int https_start(struct gslb_health *h, struct run *r)
 		}
 		if (url != NULL && asprintf(&line, "%s:%u:%s:%u", name, t->port,
 					    addr, t->port) >= 0) {
-			r->connect_to = curl_slist_append(NULL, line);
+			r->connect_to = gslb_curl.slist_append(NULL, line);
 			free(line);
 		}
 		/* As the original sends it: the name alone, no port. */
 		if (r->connect_to != NULL &&
 		    asprintf(&line, "Host: %s", name) >= 0) {
-			r->headers = curl_slist_append(NULL, line);
+			r->headers = gslb_curl.slist_append(NULL, line);
 			free(line);
 		}
 		free(name);
@@ -961,10 +973,10 @@ static int https_start(struct gslb_health *h, struct run *r)
 	if (ret != GSLB_EOK) {
 		return ret;
 	}
-	const CURLMcode rc = curl_multi_add_handle(h->multi, r->easy);
+	const CURLMcode rc = gslb_curl.multi_add_handle(h->multi, r->easy);
 	if (rc != CURLM_OK) {
 		log_error(SUBSYS, "curl_multi_add_handle: %s",
-			  curl_multi_strerror(rc));
+			  gslb_curl.multi_strerror(rc));
 		return GSLB_ENOMEM;
 	}
 	r->in_multi = true;
@@ -1368,7 +1380,13 @@ static int curl_setup(struct gslb_health *h)
 	if (h->multi != NULL) {
 		return GSLB_EOK;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	char why[256];
+	int ret = gslb_curl_open(why, sizeof(why));
+	if (ret != GSLB_EOK) {
+		log_error(SUBSYS, "https checks: %s", why);
+		return ret;
+	}
+	if (gslb_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error(SUBSYS, "libcurl initialization failed");
 		return GSLB_ENOMEM;
 	}
@@ -1386,18 +1404,20 @@ static int curl_setup(struct gslb_health *h)
 		}
 	}
 	h->pool = calloc(h->pool_cap, sizeof(*h->pool));
-	h->multi = curl_multi_init();
+	h->multi = gslb_curl.multi_init();
 	h->curl_timer = evtimer_new(h->base, curl_timer_cb, h);
 	if (h->pool == NULL || h->multi == NULL || h->curl_timer == NULL ||
-	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION,
-			      multi_socket_cb) != CURLM_OK ||
-	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
-	    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION,
-			      multi_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK) {
+	    gslb_curl.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION,
+				   multi_socket_cb) != CURLM_OK ||
+	    gslb_curl.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) !=
+		    CURLM_OK ||
+	    gslb_curl.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION,
+				   multi_timer_cb) != CURLM_OK ||
+	    gslb_curl.multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) !=
+		    CURLM_OK) {
 		log_error(SUBSYS, "cannot set up libcurl's multi interface");
 		if (h->multi != NULL) {
-			curl_multi_cleanup(h->multi);
+			gslb_curl.multi_cleanup(h->multi);
 			h->multi = NULL;
 		}
 		return GSLB_ENOMEM;
@@ -1441,10 +1461,10 @@ void gslb_health_free(struct gslb_health *h)
 		target_destroy(h->targets);
 	}
 	for (size_t i = 0; i < h->n_pool; i++) {
-		curl_easy_cleanup(h->pool[i]);
+		gslb_curl.easy_cleanup(h->pool[i]);
 	}
 	if (h->multi != NULL) {
-		curl_multi_cleanup(h->multi);
+		gslb_curl.multi_cleanup(h->multi);
 	}
 	/* Sockets libcurl did not tell us to drop before it went away. */
 	while (h->socks != NULL) {
@@ -1456,7 +1476,7 @@ void gslb_health_free(struct gslb_health *h)
 	free(h->pool);
 	free(h->user_agent);
 	if (h->curl_ready) {
-		curl_global_cleanup();
+		gslb_curl.global_cleanup();
 	}
 	free(h);
 }

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 
+#include "curl_dl.h"
 #include "error.h"
 #include "keysync.h"
 #include "log.h"
@@ -623,12 +623,12 @@ static int fetch(const char *peer, gslb_duration_t timeout,
 
 	char *url = keys_url(peer);
 	struct curl_slist *headers =
-		curl_slist_append(NULL, "Accept: application/json");
-	CURL *e = curl_easy_init();
+		gslb_curl.slist_append(NULL, "Accept: application/json");
+	CURL *e = gslb_curl.easy_init();
 	if (url == NULL || headers == NULL || e == NULL) {
 		free(url);
-		curl_slist_free_all(headers);
-		curl_easy_cleanup(e);
+		gslb_curl.slist_free_all(headers);
+		gslb_curl.easy_cleanup(e);
 		*error = strdup("out of memory");
 		return GSLB_ENOMEM;
 	}
@@ -640,41 +640,47 @@ static int fetch(const char *peer, gslb_duration_t timeout,
 		timeout_ms = 1;
 	}
 	bool bad = false;
-	bad |= curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, &f) != CURLE_OK;
-	/* Stop aborts a transfer instead of waiting out its timeout. */
-	bad |= curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress_cb) !=
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_URL, url) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_HTTPHEADER, headers) !=
 	       CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_XFERINFODATA, &f) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) !=
+	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) !=
+	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) !=
+	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_WRITEDATA, &f) != CURLE_OK;
+	/* Stop aborts a transfer instead of waiting out its timeout. */
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_XFERINFOFUNCTION,
+				     progress_cb) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_XFERINFODATA, &f) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
 	/* No signals: this runs on a thread of a daemon. */
-	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-				(curl_off_t)BODY_MAX) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+				     (curl_off_t)BODY_MAX) != CURLE_OK;
 	/* Peers are named in the config: the environment's http_proxy must
 	 * not reroute the keys (as for health checks). */
-	bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	bad |= gslb_curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
 	       CURLE_OK;
 #else
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-				(long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
-	       CURLE_OK;
+	bad |= gslb_curl.easy_setopt(
+		       e, CURLOPT_PROTOCOLS,
+		       (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK;
 #endif
 
 	int ret = GSLB_EOK;
-	CURLcode code = bad ? CURLE_OUT_OF_MEMORY : curl_easy_perform(e);
+	CURLcode code = bad ? CURLE_OUT_OF_MEMORY : gslb_curl.easy_perform(e);
 	long status = 0;
 	if (code == CURLE_OK &&
-	    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) {
+	    gslb_curl.easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) !=
+		    CURLE_OK) {
 		status = 0;
 	}
 
@@ -719,15 +725,15 @@ static int fetch(const char *peer, gslb_duration_t timeout,
 			errbuf[--n] = '\0';
 		}
 		*error = format("%s: %s", url,
-				n > 0 ? errbuf : curl_easy_strerror(code));
+				n > 0 ? errbuf : gslb_curl.easy_strerror(code));
 		ret = GSLB_EIO;
 	}
 	if (ret != GSLB_EOK && *error == NULL) {
 		ret = GSLB_ENOMEM;
 	}
 	free(f.body);
-	curl_easy_cleanup(e);
-	curl_slist_free_all(headers);
+	gslb_curl.easy_cleanup(e);
+	gslb_curl.slist_free_all(headers);
 	free(url);
 	return ret;
 }
@@ -739,14 +745,19 @@ int keysync_fetch_once(const char *peer, gslb_duration_t timeout,
 	*keys = NULL;
 	*n_keys = 0;
 	*error = NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	char failure[256];
+	if (gslb_curl_open(failure, sizeof(failure)) != GSLB_EOK) {
+		*error = strdup(failure);
+		return GSLB_ENOENT;
+	}
+	if (gslb_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		*error = strdup("libcurl initialization failed");
 		return GSLB_ENOMEM;
 	}
 	char *body = NULL;
 	size_t len = 0;
 	int ret = fetch(peer, timeout, NULL, &body, &len, error);
-	curl_global_cleanup();
+	gslb_curl.global_cleanup();
 	if (ret != GSLB_EOK) {
 		return ret;
 	}
@@ -1249,7 +1260,13 @@ int keysync_start(struct event_base *base, const struct gslb_config *cfg,
 	}
 	/* Before the thread: curl_global_init is not thread-safe
 	 * everywhere. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	char why[256];
+	ret = gslb_curl_open(why, sizeof(why));
+	if (ret != GSLB_EOK) {
+		log_error(SUBSYS, "%s", why);
+		goto fail;
+	}
+	if (gslb_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error(SUBSYS, "libcurl initialization failed");
 		ret = GSLB_ENOMEM;
 		goto fail;
@@ -1310,7 +1327,7 @@ void keysync_stop(struct keysync *ks)
 		close(ks->efd);
 	}
 	if (ks->curl_ready) {
-		curl_global_cleanup();
+		gslb_curl.global_cleanup();
 	}
 	if (ks->sync_ready) {
 		pthread_cond_destroy(&ks->cond);
