@@ -115,6 +115,18 @@ static void prepare_receive(struct udp_worker *w)
 	}
 }
 
+/* recvmmsg wrote the lengths of the first n headers only: restore those.
+ * (Resetting all BATCH each time cost a tenth of a query's instructions.) */
+static void rearm_receive(struct udp_worker *w, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct msghdr *h = &w->in[i].msg_hdr;
+		h->msg_namelen = sizeof(w->peer[i]);
+		h->msg_controllen = w->pktinfo ? CMSG_SIZE : 0;
+		h->msg_flags = 0;
+	}
+}
+
 static void send_all(struct udp_worker *w, unsigned count)
 {
 	unsigned sent = 0;
@@ -139,8 +151,8 @@ static void *udp_main(void *arg)
 {
 	struct udp_worker *w = arg;
 	struct server *srv = w->srv;
+	prepare_receive(w);
 	while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
-		prepare_receive(w);
 		int n = recvmmsg(w->fd, w->in, BATCH, MSG_WAITFORONE, NULL);
 		const struct snapshot *snap = reader_enter(srv);
 		if (n <= 0) {
@@ -177,6 +189,7 @@ static void *udp_main(void *arg)
 		if (count > 0) {
 			send_all(w, count);
 		}
+		rearm_receive(w, n);
 	}
 	return NULL;
 }
