@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -434,6 +435,38 @@ static GSLB_PRINTF(1, 2) char *msg_printf(const char *fmt, ...)
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 
+/*
+ * Whether the file system holding the database refuses writes now. A file
+ * system the kernel turned read-only after an error fails writes to files
+ * already open with EROFS, which SQLite reports as a mere I/O error (its
+ * sqlite3_system_errno() has lost the errno by then), and newer kernels
+ * (ext4's emergency_ro) do not even flag it in statvfs(): try a file.
+ */
+static bool fs_read_only(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash != NULL && slash != path
+			    ? strndup(path, (size_t)(slash - path))
+			    : strdup(slash != NULL ? "/" : ".");
+	if (dir == NULL) {
+		return false;
+	}
+	bool ro = false;
+	struct statvfs sv;
+	if (statvfs(dir, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0) {
+		ro = true;
+	} else {
+		int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			close(fd);
+		} else {
+			ro = errno == EROFS;
+		}
+	}
+	free(dir);
+	return ro;
+}
+
 /* A message for SQLite result rc on the connection, and our code for it. */
 static int describe(const struct store *st, int rc, char *buf, size_t len)
 {
@@ -454,6 +487,13 @@ static int describe(const struct store *st, int rc, char *buf, size_t len)
 		snprintf(buf, len, "state database %s is read-only", st->path);
 		return -EROFS;
 	case SQLITE_IOERR:
+		if (fs_read_only(st->path)) {
+			snprintf(buf, len,
+				 "state database %s is read-only (read-only "
+				 "file system)",
+				 st->path);
+			return -EROFS;
+		}
 		snprintf(buf, len, "state database %s: I/O error (%s)",
 			 st->path, msg);
 		return -EIO;
