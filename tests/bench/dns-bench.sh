@@ -34,11 +34,11 @@
 # Needs: bash, dnsperf, knotd, kdig, taskset, ss, awk; Linux /proc; 2+ CPUs
 # (with one CPU nothing is pinned and the numbers mean little). Run as root or
 # as a user that may run knotd with a private rundir (no privileged ports are
-# used). Default run time: about 5 min (9 rows x 2 modes x 3 rounds x 5 s +
+# used). Default run time: about 8 min (13 rows x 2 modes x 3 rounds x 5 s +
 # warm-ups and start-up).
 #
 # Method:
-#   * Four servers run side by side on 127.0.0.1, each on its own free port,
+#   * Five servers run side by side on 127.0.0.1, each on its own free port,
 #     all pinned to CPU 1 (taskset -c 1), each with ONE UDP worker thread
 #     (only the one being measured gets queries):
 #       - knotd, configured with udp-workers/tcp-workers/background-workers: 1,
@@ -53,13 +53,18 @@
 #         answer when it is sent;
 #       - gslb-overwatchd with dns.workers: 1, logging.level: warn, DNSSEC on
 #         (as by default: one ECDSAP256SHA256 CSK per zone, generated at
-#         start, NSEC), zone gslb.test and three names with 4 IPv4 backends
-#         each: rr.gslb.test (round-robin), w.gslb.test (weighted
-#         100/200/300/400), fo.gslb.test (failover); every answer holds one A
-#         record (max_records defaults to 1), like knotd's. It answers DO=0
-#         queries unsigned and DO=1 queries with the RRSIG its snapshot
-#         builder made in advance, so both come from the same process.
-#     The backend addresses are loopback addresses (127.0.1-3.x) with a TCP
+#         start, NSEC), zone gslb.test, one.gslb.test with one backend and
+#         three names with 4 IPv4 backends each: rr.gslb.test (round-robin),
+#         w.gslb.test (weighted 100/200/300/400), fo.gslb.test (failover);
+#         every answer holds one A record (max_records defaults to 1), like
+#         knotd's. It answers DO=0 queries unsigned and DO=1 queries with the
+#         RRSIG its snapshot builder made in advance, so both come from the
+#         same process;
+#       - "ours 10k": a second gslb-overwatchd, configured the same way, with
+#         2,500 round-robin names s0..s2499.gslb.test of 4 backends each
+#         (10,000 backends), for the memory and the cost per query of a
+#         large registry; its rows query all 2,500 names in turn.
+#     The backend addresses are loopback addresses (127.x.y.z) with a TCP
 #     health check of interval 1h and failure_threshold 100, so that no
 #     health checker (if the daemon runs one) can change an answer or send a
 #     packet off the machine during the run.
@@ -71,8 +76,10 @@
 #     per row. DO=0 rows send no EDNS (no OPT record); DO=1 rows add `-D`
 #     (EDNS0 with payload 4096 and the DO bit), as validating resolvers ask.
 #     Rows: knotd app-rr.gslb.test A (DO=0), knotd signed and knotd
-#     onlinesign app-rr.gslb.test A (DO=1); ours rr.gslb.test A,
-#     w.gslb.test A, fo.gslb.test A, each with DO=0 and with DO=1. Besides
+#     onlinesign app-rr.gslb.test A (DO=1); ours one.gslb.test A,
+#     rr.gslb.test A, w.gslb.test A, fo.gslb.test A and the 10k names, each
+#     with DO=0 and with DO=1. At the fixed rate dnsperf also prints each
+#     answer's latency (-v), from which the 99th percentile is taken. Besides
 #     the ratio to knotd static, each DO=1 row shows its ratio to the DO=0
 #     row of the same name and server ("ratio to DO=0"). Two modes:
 #       - closed loop: no rate limit; each server runs at its own rate, so the
@@ -175,6 +182,7 @@ KNOT_PID=""
 KSIGN_PID=""
 KONL_PID=""
 OURS_PID=""
+BIG_PID=""
 # shellcheck disable=SC2317  # called from the EXIT trap
 stop_pid() { # pid: TERM, wait up to 5 s, then KILL
   local p=$1 i
@@ -188,6 +196,7 @@ stop_pid() { # pid: TERM, wait up to 5 s, then KILL
 # shellcheck disable=SC2317
 cleanup() {
   stop_pid "$OURS_PID"; OURS_PID=""
+  stop_pid "$BIG_PID"; BIG_PID=""
   stop_pid "$KNOT_PID"; KNOT_PID=""
   stop_pid "$KSIGN_PID"; KSIGN_PID=""
   stop_pid "$KONL_PID"; KONL_PID=""
@@ -201,7 +210,7 @@ trap 'log "terminated"; exit 143' TERM
 
 W=$(mktemp -d /tmp/gslb-dns-bench.XXXXXX) || die "mktemp failed"
 RAW=$W/raw
-mkdir -p "$RAW" "$W/knot" "$W/ours"
+mkdir -p "$RAW" "$W/knot" "$W/ours" "$W/big"
 T_START=$SECONDS
 
 # ------------------------------------------------------------ helpers
@@ -259,11 +268,16 @@ KNOT_PORT=$(pick_port 15353) || die "no free port"
 KSIGN_PORT=$(pick_port $((KNOT_PORT + 1)) "$KNOT_PORT") || die "no free port"
 KONL_PORT=$(pick_port $((KSIGN_PORT + 1)) "$KNOT_PORT" "$KSIGN_PORT") || die "no free port"
 OURS_PORT=$(pick_port $((KONL_PORT + 1)) "$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT") || die "no free port"
+BIG_PORT=$(pick_port $((OURS_PORT + 1)) "$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT" "$OURS_PORT") || die "no free port"
+OURS_GOSSIP=$(pick_port $((BIG_PORT + 1)) "$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT" "$OURS_PORT" "$BIG_PORT") || die "no free port"
+BIG_GOSSIP=$(pick_port $((OURS_GOSSIP + 1)) "$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT" "$OURS_PORT" "$BIG_PORT" "$OURS_GOSSIP") || die "no free port"
 
 RR=(127.0.1.1 127.0.1.2 127.0.1.3 127.0.1.4)
 WT=(127.0.2.1 127.0.2.2 127.0.2.3 127.0.2.4)
 WEIGHTS=(100 200 300 400)
 FO=(127.0.3.1 127.0.3.2 127.0.3.3 127.0.3.4)
+ONE=127.0.4.1
+BIG_NAMES=2500 # x 4 backends: 10,000
 
 cat > "$W/knot/gslb.test.zone" <<EOF
 \$ORIGIN $ZONE.
@@ -331,6 +345,8 @@ write_knot "$W/knot" "$KNOT_PORT" static
 write_knot "$W/knot-signed" "$KSIGN_PORT" signed
 write_knot "$W/knot-online" "$KONL_PORT" online
 
+# Gossip must be configured, though no agent talks to these servers.
+GOSSIP_KEY=$(head -c 32 /dev/urandom | base64)
 umask 077
 {
   echo "# written by tests/bench/dns-bench.sh"
@@ -351,28 +367,63 @@ umask 077
   echo "  identity:"
   echo "    node_id: dns-bench"
   echo "  data_dir: \"$W/ours\""
+  echo "  gossip:"
+  echo "    encryption_key: \"$GOSSIP_KEY\""
+  echo "    bind_address: \"$ADDR:$OURS_GOSSIP\""
   echo "  dnssec:"
   echo "    enabled: true"
   echo "regions:"
   echo "  - name: bench"
   echo "    servers:"
+  echo "      - { address: $ONE, port: 9, service: one.$ZONE }"
   for i in 0 1 2 3; do echo "      - { address: ${RR[$i]}, port: 9, service: rr.$ZONE }"; done
   for i in 0 1 2 3; do echo "      - { address: ${WT[$i]}, port: 9, weight: ${WEIGHTS[$i]}, service: w.$ZONE }"; done
   for i in 0 1 2 3; do echo "      - { address: ${FO[$i]}, port: 9, service: fo.$ZONE }"; done
   echo "    health_check: { type: tcp, interval: 1h, timeout: 1s, failure_threshold: 100 }"
   echo "domains:"
+  echo "  - { name: one.$ZONE, routing_algorithm: round-robin, regions: [bench] }"
   echo "  - { name: rr.$ZONE, routing_algorithm: round-robin, regions: [bench] }"
   echo "  - { name: w.$ZONE, routing_algorithm: weighted, regions: [bench] }"
   echo "  - { name: fo.$ZONE, routing_algorithm: failover, regions: [bench] }"
 } > "$W/ours/overwatch.yaml"
+# The same server with 10,000 backends: BIG_NAMES round-robin names of 4
+# backends each, for its resident memory and its cost per query.
+{
+  echo "# written by tests/bench/dns-bench.sh"
+  echo "mode: overwatch"
+  echo "logging: { level: warn, format: text }"
+  echo "dns:"
+  echo "  listen_address: \"$ADDR:$BIG_PORT\""
+  echo "  workers: 1"
+  echo "  default_ttl: 30"
+  echo "  zones:"
+  echo "    - name: $ZONE"
+  echo "      nameservers: [ { name: ns1.$ZONE, addresses: [$ADDR] } ]"
+  echo "overwatch:"
+  echo "  identity: { node_id: dns-bench-big }"
+  echo "  data_dir: \"$W/big\""
+  echo "  gossip: { encryption_key: \"$GOSSIP_KEY\", bind_address: \"$ADDR:$BIG_GOSSIP\" }"
+  echo "  dnssec: { enabled: true }"
+  echo "regions:"
+  echo "  - name: bench"
+  echo "    health_check: { type: tcp, interval: 1h, timeout: 1s, failure_threshold: 100 }"
+  echo "    servers:"
+  awk -v n="$BIG_NAMES" -v z="$ZONE" 'BEGIN { for (i = 0; i < n; i++) for (j = 1; j <= 4; j++)
+    printf "      - { address: 127.%d.%d.%d, port: 9, service: s%d.%s }\n", 10 + int(i / 250), i % 250, j, i, z }'
+  echo "domains:"
+  awk -v n="$BIG_NAMES" -v z="$ZONE" 'BEGIN { for (i = 0; i < n; i++)
+    printf "  - { name: s%d.%s, regions: [bench] }\n", i, z }'
+} > "$W/big/overwatch.yaml"
 umask 022
-chmod 0600 "$W/ours/overwatch.yaml"
+chmod 0600 "$W/ours/overwatch.yaml" "$W/big/overwatch.yaml"
 
 log "knotd on $ADDR:$KNOT_PORT (signed $KSIGN_PORT, onlinesign $KONL_PORT), gslb-overwatchd ($OURS_BIN) on $ADDR:$OURS_PORT, work dir $W"
-if ! "$OURS_BIN" --check-config -c "$W/ours/overwatch.yaml" > "$W/ours/check.log" 2>&1; then
-  cat "$W/ours/check.log" >&2
-  die "gslb-overwatchd rejects the benchmark configuration (above)"
-fi
+for d in ours big; do
+  if ! "$OURS_BIN" --check-config -c "$W/$d/overwatch.yaml" > "$W/$d/check.log" 2>&1; then
+    cat "$W/$d/check.log" >&2
+    die "gslb-overwatchd rejects the benchmark configuration $W/$d/overwatch.yaml (above)"
+  fi
+done
 
 # taskset execs the server, so $! is the server's PID.
 "${SRV_PIN[@]}" knotd -c "$W/knot/knotd.conf" > "$W/knot/knotd.log" 2>&1 < /dev/null &
@@ -383,6 +434,8 @@ KSIGN_PID=$!
 KONL_PID=$!
 "${SRV_PIN[@]}" "$OURS_BIN" -c "$W/ours/overwatch.yaml" > "$W/ours/overwatchd.log" 2>&1 < /dev/null &
 OURS_PID=$!
+"${SRV_PIN[@]}" "$OURS_BIN" -c "$W/big/overwatch.yaml" > "$W/big/overwatchd.log" 2>&1 < /dev/null &
+BIG_PID=$!
 
 wait_ready "$KNOT_PID" "$KNOT_PORT" "app-rr.$ZONE" || {
   tail -20 "$W/knot/knotd.log" >&2; die "knotd did not answer app-rr.$ZONE A within ${READY_TIMEOUT}s"; }
@@ -392,6 +445,8 @@ wait_ready "$KONL_PID" "$KONL_PORT" "app-rr.$ZONE" signed || {
   tail -20 "$W/knot-online/knotd.log" >&2; die "knotd onlinesign did not answer app-rr.$ZONE A signed within ${READY_TIMEOUT}s"; }
 wait_ready "$OURS_PID" "$OURS_PORT" "rr.$ZONE" signed || {
   tail -20 "$W/ours/overwatchd.log" >&2; die "gslb-overwatchd did not answer rr.$ZONE A signed within ${READY_TIMEOUT}s"; }
+wait_ready "$BIG_PID" "$BIG_PORT" "s$((BIG_NAMES - 1)).$ZONE" signed || {
+  tail -20 "$W/big/overwatchd.log" >&2; die "gslb-overwatchd (10,000 backends) did not answer within ${READY_TIMEOUT}s"; }
 log "all servers answer ($((SECONDS - T_START)) s)"
 
 # ------------------------------------------------------------ answer checks
@@ -422,9 +477,11 @@ check_name() { # label port name n expect(rr|w|fo|static) pool...
   log "check $label: $summary -> $note"
 }
 check_name "knotd"  "$KNOT_PORT" "app-rr.$ZONE" 4  static "${RR[0]}"
+check_name "ours one" "$OURS_PORT" "one.$ZONE"  4  static "$ONE"
 check_name "ours rr" "$OURS_PORT" "rr.$ZONE"    8  rr     "${RR[@]}"
 check_name "ours w"  "$OURS_PORT" "w.$ZONE"     40 w      "${WT[@]}"
 check_name "ours fo" "$OURS_PORT" "fo.$ZONE"    8  fo     "${FO[0]}"
+check_name "ours 10k" "$BIG_PORT" "s1234.$ZONE" 8  rr     127.14.234.1 127.14.234.2 127.14.234.3 127.14.234.4
 check_signed() { # label port name: DO=1 answers hold one A record and one RRSIG over it
   local label=$1 port=$2 name=$3 i got bad=0
   for ((i = 0; i < 4; i++)); do
@@ -440,24 +497,34 @@ check_signed() { # label port name: DO=1 answers hold one A record and one RRSIG
 }
 check_signed "knotd signed"     "$KSIGN_PORT" "app-rr.$ZONE"
 check_signed "knotd onlinesign" "$KONL_PORT"  "app-rr.$ZONE"
+check_signed "ours one"         "$OURS_PORT"  "one.$ZONE"
 check_signed "ours rr"          "$OURS_PORT"  "rr.$ZONE"
 check_signed "ours w"           "$OURS_PORT"  "w.$ZONE"
 check_signed "ours fo"          "$OURS_PORT"  "fo.$ZONE"
+check_signed "ours 10k"         "$BIG_PORT"   "s1234.$ZONE"
 
 # ------------------------------------------------------------ measurement
-ROW_LABEL=("knotd static" "knotd signed" "knotd onlinesign" "ours rr" "ours w" "ours fo"
-  "ours rr DO=1" "ours w DO=1" "ours fo DO=1")
-ROW_NAME=("app-rr.$ZONE" "app-rr.$ZONE" "app-rr.$ZONE" "rr.$ZONE" "w.$ZONE" "fo.$ZONE"
-  "rr.$ZONE" "w.$ZONE" "fo.$ZONE")
-ROW_PORT=("$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT" "$OURS_PORT" "$OURS_PORT" "$OURS_PORT"
-  "$OURS_PORT" "$OURS_PORT" "$OURS_PORT")
-ROW_PID=("$KNOT_PID" "$KSIGN_PID" "$KONL_PID" "$OURS_PID" "$OURS_PID" "$OURS_PID"
-  "$OURS_PID" "$OURS_PID" "$OURS_PID")
-ROW_DO=(0 1 1 0 0 0 1 1 1)          # 1: dnsperf -D (EDNS0 with the DO bit)
-ROW_BASE=(-1 0 0 -1 -1 -1 3 4 5)    # the DO=0 row of the same name and server
-ROW_SLOW=(0 0 1 0 0 0 0 0 0)        # cannot reach -Q RATE by design (signs per query)
+ROW_LABEL=("knotd static" "knotd signed" "knotd onlinesign"
+  "ours one" "ours rr" "ours w" "ours fo" "ours 10k"
+  "ours one DO=1" "ours rr DO=1" "ours w DO=1" "ours fo DO=1" "ours 10k DO=1")
+ROW_NAME=("app-rr.$ZONE" "app-rr.$ZONE" "app-rr.$ZONE"
+  "one.$ZONE" "rr.$ZONE" "w.$ZONE" "fo.$ZONE" "s*.$ZONE"
+  "one.$ZONE" "rr.$ZONE" "w.$ZONE" "fo.$ZONE" "s*.$ZONE")
+ROW_BACKENDS=(1 1 1 1 4 4 4 4 1 4 4 4 4) # per name (knotd: A records)
+O=$OURS_PORT B=$BIG_PORT
+ROW_PORT=("$KNOT_PORT" "$KSIGN_PORT" "$KONL_PORT" "$O" "$O" "$O" "$O" "$B" "$O" "$O" "$O" "$O" "$B")
+O=$OURS_PID B=$BIG_PID
+ROW_PID=("$KNOT_PID" "$KSIGN_PID" "$KONL_PID" "$O" "$O" "$O" "$O" "$B" "$O" "$O" "$O" "$O" "$B")
+ROW_DO=(0 1 1 0 0 0 0 0 1 1 1 1 1)          # 1: dnsperf -D (EDNS0 with the DO bit)
+ROW_BASE=(-1 0 0 -1 -1 -1 -1 -1 3 4 5 6 7) # the DO=0 row of the same name and server
+ROW_SLOW=(0 0 1 0 0 0 0 0 0 0 0 0 0)       # cannot reach -Q RATE by design (signs per query)
 NROWS=${#ROW_LABEL[@]}
-for ((k = 0; k < NROWS; k++)); do echo "${ROW_NAME[$k]} A" > "$W/query-$k.txt"; done
+for ((k = 0; k < NROWS; k++)); do
+  case "${ROW_NAME[$k]}" in
+    "s*.$ZONE") awk -v n="$BIG_NAMES" -v z="$ZONE" 'BEGIN { for (i = 0; i < n; i++) printf "s%d.%s A\n", i, z }' ;;
+    *) echo "${ROW_NAME[$k]} A" ;;
+  esac > "$W/query-$k.txt"
+done
 : > "$W/runs.tsv"
 WARMED=()
 
@@ -465,7 +532,9 @@ measure() { # mode(closed|fixed) row round
   local mode=$1 k=$2 r=$3
   local port=${ROW_PORT[$k]} pid=${ROW_PID[$k]} qf=$W/query-$k.txt
   local raw=$RAW/$mode-row$k-round$r.txt rate=() dnssec=()
-  [ "$mode" = fixed ] && rate=(-Q "$RATE")
+  # At the fixed rate dnsperf also prints each answer's latency (-v), for
+  # the 99th percentile; in the closed loop that printing would slow it.
+  [ "$mode" = fixed ] && rate=(-Q "$RATE" -v)
   [ "${ROW_DO[$k]}" = 1 ] && dnssec=(-D)
   kill -0 "$pid" 2>/dev/null || die "${ROW_LABEL[$k]}: server (PID $pid) is gone"
   if [ -z "${WARMED[$k]:-}" ] && [ "$WARM" -gt 0 ]; then
@@ -489,6 +558,12 @@ measure() { # mode(closed|fixed) row round
   lat=$(awk '/Average Latency \(s\):/{print $4; exit}' "$raw")
   resp=$(awk '/Average packet size:/{print $NF; exit}' "$raw")
   rc=$(awk -F': *' '/Response codes:/{print $2; exit}' "$raw")
+  local p99=-
+  if [ "$mode" = fixed ]; then
+    p99=$(awk '/^> /{print $NF}' "$raw" | sort -g |
+      awk '{ v[NR] = $1 } END { if (NR) { i = int(NR * 0.99); if (i < NR * 0.99) i++; printf "%.3f", v[i] * 1000 } }')
+    [ -n "$p99" ] || p99=-
+  fi
   if [ -z "$comp" ] || [ "$comp" = 0 ] || [ -z "$qps" ]; then
     log "${ROW_LABEL[$k]} $mode round $r: dnsperf gave no result:"; sed 's/^/#   /' "$raw" >&2
     die "measurement failed"
@@ -506,11 +581,11 @@ measure() { # mode(closed|fixed) row round
           cli / wall * 100, usr * 1e6 / comp, sys * 1e6 / comp }')
   # shellcheck disable=SC2086
   set -- $m
-  # runs.tsv: mode row round qps us/q srv% lat_ms lost rss_kb resp_B oth% rcok rcodes cli% user_us/q sys_us/q
-  printf '%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$k" "$r" "$qps" "$1" "$2" "$3" \
-    "${lost:-0}" "${rss:-0}" "${resp:-0}" "$4" "$rcok" "$rc" "$5" "$6" "$7" >> "$W/runs.tsv"
-  log "$(printf '%-13s %-6s round %d: qps=%s us/q=%s (user %s, sys %s) srv%%=%s cli%%=%s oth%%=%s lat_ms=%s lost=%s rss_kb=%s rcodes=[%s]' \
-    "${ROW_LABEL[$k]}" "$mode" "$r" "$qps" "$1" "$6" "$7" "$2" "$5" "$4" "$3" "${lost:-0}" "${rss:-0}" "$rc")"
+  # runs.tsv: mode row round qps us/q srv% lat_ms lost rss_kb resp_B oth% rcok rcodes cli% user_us/q sys_us/q p99_ms
+  printf '%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$k" "$r" "$qps" "$1" "$2" "$3" \
+    "${lost:-0}" "${rss:-0}" "${resp:-0}" "$4" "$rcok" "$rc" "$5" "$6" "$7" "$p99" >> "$W/runs.tsv"
+  log "$(printf '%-13s %-6s round %d: qps=%s us/q=%s (user %s, sys %s) srv%%=%s cli%%=%s oth%%=%s lat_ms=%s p99_ms=%s lost=%s rss_kb=%s rcodes=[%s]' \
+    "${ROW_LABEL[$k]}" "$mode" "$r" "$qps" "$1" "$6" "$7" "$2" "$5" "$4" "$3" "$p99" "${lost:-0}" "${rss:-0}" "$rc")"
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -526,7 +601,8 @@ ELAPSED=$((SECONDS - T_START))
 #   1 label  2 name  3 qps  4 us/q  5 user_us/q  6 sys_us/q  7 ratio  8 srv%  9 cli%
 #   10 lat_ms  11 lost  12 rss_MB  13 resp_B  14 oth%  15 rcodes  16 limit
 #   17 ratio to the DO=0 row of the same name and server ("-" if none)
-#   18 DO  19 1 if the row cannot reach -Q RATE by design
+#   18 DO  19 1 if the row cannot reach -Q RATE by design  20 p99 latency ms
+#   ("-" in the closed loop)  21 backends per name  22 p99 ratio to knotd static's
 # Medians over the rounds; user and sys come from the run(s) whose total is the
 # median (the mean of the two middle runs for an even count), so they add up
 # to the total. ratio = total us/q relative to knotd's in the same mode.
@@ -535,8 +611,8 @@ ELAPSED=$((SECONDS - T_START))
 # each other: wake-up latency bound).
 summarize() {
   for ((k = 0; k < NROWS; k++)); do
-    printf '%d\t%s\t%s\t%d\t%d\t%d\n' "$k" "${ROW_LABEL[$k]}" "${ROW_NAME[$k]}" "${ROW_BASE[$k]}" \
-      "${ROW_DO[$k]}" "${ROW_SLOW[$k]}"
+    printf '%d\t%s\t%s\t%d\t%d\t%d\t%d\n' "$k" "${ROW_LABEL[$k]}" "${ROW_NAME[$k]}" "${ROW_BASE[$k]}" \
+      "${ROW_DO[$k]}" "${ROW_SLOW[$k]}" "${ROW_BACKENDS[$k]}"
   done |
   awk -F'\t' -v mode="$1" -v rate="$RATE" '
     function med(s,   a, n, i, j, t) {
@@ -550,6 +626,7 @@ summarize() {
       k = $2; qps[k] = qps[k] " " $4; sp[k] = sp[k] " " $6; lat[k] = lat[k] " " $7
       lost[k] = lost[k] " " $8; if ($9 + 0 > rss[k] + 0) rss[k] = $9; resp[k] = resp[k] " " $10
       oth[k] = oth[k] " " $11; if ($12 != 1) bad[k] = 1; cp[k] = cp[k] " " $14
+      if ($17 != "-") p99[k] = p99[k] " " $17
       i = ++cnt[k]; T[k, i] = $5; U[k, i] = $15; S[k, i] = $16
       next
     }
@@ -564,9 +641,13 @@ summarize() {
       rdo = ($4 >= 0 && TOT[$4] > 0) ? sprintf("%.2f", tot / TOT[$4]) : "-"
       q = med(qps[k]); s = med(sp[k]); c = med(cp[k])
       l = (mode == "fixed" && q >= 0.97 * rate) ? "-Q" : (s >= 90) ? "server" : (c >= 90) ? "dnsperf" : "neither"
-      printf "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.3f\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t%s\t%d\t%d\n", $2, $3, q, tot, usr, sys,
+      p = (k in p99) ? med(p99[k]) : -1
+      if (k == 0) pbase = p
+      pr = (p > 0 && pbase > 0) ? sprintf("%.2f", p / pbase) : "-"
+      printf "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.3f\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\n", $2, $3, q, tot, usr, sys,
         (base > 0 ? tot / base : 0), s, c, med(lat[k]), med(lost[k]), rss[k] / 1024,
-        med(resp[k]), med(oth[k]), ((k in bad) ? "NOT all NOERROR" : "all NOERROR"), l, rdo, $5, $6
+        med(resp[k]), med(oth[k]), ((k in bad) ? "NOT all NOERROR" : "all NOERROR"), l, rdo, $5, $6,
+        (p >= 0 ? sprintf("%.3f", p) : "-"), $7, pr
     }' "$W/runs.tsv" -
 }
 declare -A SUMMARY=()
@@ -580,12 +661,14 @@ mode_title() {
 }
 for mode in "${MODES[@]}"; do
   printf '\n%s\n' "$(mode_title "$mode")"
-  printf '%-16s %-17s %2s %8s %7s %9s %8s %7s %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n' \
-    row name DO qps us/q user_us/q sys_us/q ratio r_DO=0 srv% cli% limit lat_ms lost rss_MB resp_B oth% rcodes
-  printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '{ printf "%-16s %-17s %2s %8s %7s %9s %8s %6sx %7s %5s %5s %-7s %7s %5s %6s %6s %5s  %s\n", $1, $2, $18, $3, $4, $5, $6, $7, ($17 == "-" ? "-" : $17 "x"), $8, $9, $16, $10, $11, $12, $13, $14, $15 }'
+  printf '%-16s %-17s %2s %2s %8s %7s %9s %8s %7s %7s %5s %5s %-7s %7s %7s %5s %6s %6s %5s  %s\n' \
+    row name DO be qps us/q user_us/q sys_us/q ratio r_DO=0 srv% cli% limit lat_ms p99_ms lost rss_MB resp_B oth% rcodes
+  printf '%s\n' "${SUMMARY[$mode]}" | awk -F'\t' '{ printf "%-16s %-17s %2s %2s %8s %7s %9s %8s %6sx %7s %5s %5s %-7s %7s %7s %5s %6s %6s %5s  %s\n", $1, $2, $18, $21, $3, $4, $5, $6, $7, ($17 == "-" ? "-" : $17 "x"), $8, $9, $16, $10, $20, $11, $12, $13, $14, $15 }'
 done
 echo
-echo "Medians of $ROUNDS rounds x ${DUR}s. us/q = server CPU time per answered query"
+echo "Medians of $ROUNDS rounds x ${DUR}s."
+echo "be = backends per name (knotd: A records); lat_ms / p99_ms = mean and 99th-percentile latency"
+echo "(p99 from dnsperf -v, fixed rate only). us/q = server CPU time per answered query"
 echo "(utime+stime), user_us/q + sys_us/q its split into user space and kernel (from the"
 echo "median run); ratio = us/q relative to knotd static's in the same table; r_DO=0 = us/q"
 echo "relative to the DO=0 row of the same name and server; srv% / cli% ="
@@ -629,17 +712,23 @@ if [ "$WRITE" = 1 ]; then
   REPRO="$REPRO -b /tmp/build-bench --write"
   SECTION=$W/section.md
   md_table() { # mode
-    echo "| row | name | DO | qps | server CPU µs/q | user µs/q | sys µs/q | ratio to knotd static (total) | ratio to DO=0 (total) | server CPU % | dnsperf CPU % | rate bound by | avg latency ms | lost | RSS MB | response B |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
-    printf '%s\n' "${SUMMARY[$1]}" | awk -F'\t' '{
+    if [ "$1" = fixed ]; then
+      echo "| row | name | backends | DO | qps | server CPU µs/q | user µs/q | sys µs/q | ratio to knotd static (total) | ratio to DO=0 (total) | server CPU % | dnsperf CPU % | rate bound by | mean latency ms | p99 latency ms | p99 ratio to knotd static | lost | RSS MB | response B |"
+      echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+    else
+      echo "| row | name | backends | DO | qps | server CPU µs/q | user µs/q | sys µs/q | ratio to knotd static (total) | ratio to DO=0 (total) | server CPU % | dnsperf CPU % | rate bound by | mean latency ms | lost | RSS MB | response B |"
+      echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    fi
+    printf '%s\n' "${SUMMARY[$1]}" | awk -F'\t' -v mode="$1" '{
       row = $1; sub(/^ours /, "gslb-overwatchd ", row); sub(/ DO=1$/, "", row)
       if ($15 != "all NOERROR") row = row " (" $15 ")"
-      printf "| %s | %s | %s | %s | %s | %s | %s | %sx | %s | %s | %s | %s | %s | %s | %s | %s |\n", row, $2, $18, $3, $4, $5, $6, $7,
-        ($17 == "-" ? "" : "**" $17 "x**"), $8, $9, $16, $10, $11, $12, $13 }'
+      p = (mode == "fixed") ? sprintf(" %s | %sx |", $20, $22) : ""
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %sx | %s | %s | %s | %s | %s |%s %s | %s | %s |\n", row, $2, $21, $18, $3, $4, $5, $6, $7,
+        ($17 == "-" ? "" : "**" $17 "x**"), $8, $9, $16, $10, p, $11, $12, $13 }'
   }
-  # DO=1 against DO=0 for ours: over the three names (sum of us/q with DO=1
+  # DO=1 against DO=0 for ours: over all its rows (sum of us/q with DO=1
   # over the sum with DO=0, what the target is judged by) and per name
-  # (lowest, highest); the spread of the three DO=0 rows, which answer the
+  # (lowest, highest); the spread of its DO=0 rows, which answer the
   # same way and so show the run-to-run noise; knotd signed's and
   # onlinesign's ratios and onlinesign's us/q against ours with DO=1. From
   # the fixed-rate table if there is one (equal load), else the closed loop.
@@ -687,18 +776,21 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     echo "Versions: $OURS_VER (commit $COMMIT, CFLAGS \`${CFLAGS_USED:-unknown}\`);"
     echo "$KNOT_VER; dnsperf $PERF_VER."
     echo
-    echo "**Method.** Four servers run at the same time on 127.0.0.1, pinned to CPU 1, each"
+    echo "**Method.** Five servers run at the same time on 127.0.0.1, pinned to CPU 1, each"
     echo "with one UDP worker thread. Three knotd (\`udp-workers: 1\`, \`tcp-workers: 1\`,"
     echo "\`background-workers: 1\`) serve zone gslb.test. from the same zone file: unsigned"
     echo "(\"knotd static\"), signed once at load (\"knotd signed\": \`dnssec-signing: on\`) and"
     echo "signed per answer (\"knotd onlinesign\": \`module: mod-onlinesign\`), both with a"
     echo "policy of one ECDSAP256SHA256 key and NSEC. gslb-overwatchd (\`dns.workers: 1\`,"
     echo "logging at warn, DNSSEC on as by default: one ECDSAP256SHA256 CSK, NSEC, every"
-    echo "answer set signed in advance by the snapshot builder) serves three load-balanced"
-    echo "names with 4 IPv4 backends each: round-robin, weighted (100/200/300/400) and"
-    echo "failover; one process answers both its DO=0 and its DO=1 rows. Every answer holds"
-    echo "one A record, and with DO=1 one RRSIG over it. dnsperf, pinned to CPU 0, sends one"
-    echo "name per row over UDP, for DO=0 without EDNS (no OPT record), for DO=1 with \`-D\`"
+    echo "answer set signed in advance by the snapshot builder) serves a name with one"
+    echo "healthy backend (one) and three with 4 healthy IPv4 backends each: round-robin (rr),"
+    echo "weighted 100/200/300/400 (w) and failover (fo); one process answers both its DO=0"
+    echo "and its DO=1 rows. A second gslb-overwatchd, configured the same way, serves"
+    echo "$BIG_NAMES round-robin names of 4 backends each: 10,000 backends (10k), queried"
+    echo "name after name. Every answer holds one A record (\`max_records\` is 1 by default),"
+    echo "and with DO=1 one RRSIG over it. dnsperf, pinned to CPU 0, sends one"
+    echo "name per row (10k: all its names in turn) over UDP, for DO=0 without EDNS (no OPT record), for DO=1 with \`-D\`"
     echo "(EDNS0, payload 4096, the DO bit), with"
     echo "\`-c $CLIENTS -q $OUTSTANDING\` ($CLIENTS clients, at most $OUTSTANDING queries outstanding) for $DUR s per run,"
     echo "$MODE_TEXT,"
@@ -722,6 +814,8 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     echo "core was at least 90% busy, or \"neither\" when both waited on each other."
     echo "\"Ratio to DO=0\" compares a DO=1 row with the DO=0 row of the same name on the"
     echo "same server (for knotd: knotd static)."
+    echo "At the fixed rate dnsperf also prints every answer's latency (\`-v\`): the p99 column"
+    echo "is the 99th percentile of those (median over the rounds); the mean is dnsperf's own."
     echo "Answers were checked with kdig before the load; every run was 100% NOERROR unless"
     echo "the table says otherwise."
     if [ "$HAVE_CLOSED" = 1 ]; then
@@ -758,9 +852,31 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     fi
     case "$DO_MODE" in fixed) DO_TABLE="fixed-rate" ;; *) DO_TABLE="closed-loop" ;; esac
     if awk -v h="$DO_ALL" 'BEGIN { exit !(h <= 1.2) }'; then DO_MET="met"; else DO_MET="NOT met"; fi
-    echo "With DO=1, gslb-overwatchd uses ${DO_ALL}× the CPU per query it uses with DO=0 over the three names in the $DO_TABLE table (target: at most 1.2×, $DO_MET); name by name $DO_LO–$DO_HI×, where the three DO=0 rows, which do the same work, differ by $NOISE% among themselves: the noise of this measurement."
+    echo "With DO=1, gslb-overwatchd uses ${DO_ALL}× the CPU per query it uses with DO=0 over all its rows in the $DO_TABLE table; name by name $DO_LO–$DO_HI×, where its DO=0 rows, which do nearly the same work, differ by $NOISE% among themselves: the noise of this measurement."
     echo "The answer and its RRSIG are copied from the snapshot and no signing happens per query; what is left is the EDNS record to parse and echo and the larger answer to send."
     echo "knotd signed, which also serves signatures made in advance, uses ${KSIGN_R}× its DO=0 CPU per query; knotd onlinesign, which signs each answer, ${KONL_R}× (${KONL_US} µs per query, $KONL_QPS answers a second), against $OURS1_LO–$OURS1_HI µs for gslb-overwatchd with DO=1."
+    # The targets (docs/ARCHITECTURE.md), judged from the fixed-rate table
+    # (equal load) if there is one.
+    T_LOST=$(awk -F'\t' '{ n += $8 } END { print n + 0 }' "$W/runs.tsv") # every run, both modes
+    T_RUNS=$(wc -l < "$W/runs.tsv")
+    read -r T_DO0 T_DO1 T_RSS_SMALL T_RSS_BIG <<< "$(printf '%s\n' "${SUMMARY[$DO_MODE]}" |
+      awk -F'\t' '
+        $1 ~ /^ours / && $18 == 0 { if ($7 + 0 > d0) d0 = $7 + 0 }
+        $1 ~ /^ours / && $18 == 1 { if ($7 + 0 > d1) d1 = $7 + 0 }
+        $1 ~ /^ours (one|rr|w|fo)/ { if ($12 + 0 > rs) rs = $12 + 0 }
+        $1 ~ /^ours 10k/ { if ($12 + 0 > rb) rb = $12 + 0 }
+        END { printf "%.2f %.2f %.1f %.1f\n", d0, d1, rs, rb }')"
+    verdict() { if awk -v v="$1" -v lim="$2" "BEGIN { exit !(v $3 lim) }"; then echo "met"; else echo "**not met**"; fi; }
+    echo
+    echo "**Targets** (docs/ARCHITECTURE.md; from the $DO_TABLE table):"
+    echo
+    echo "| target | measured | |"
+    echo "|---|---|---|"
+    echo "| CPU per query, DO=0, at most knotd static's | at most ${T_DO0}× (highest row of ours) | $(verdict "$T_DO0" 1.0 '<=') |"
+    echo "| CPU per query, DO=1, at most 1.2× knotd static's | at most ${T_DO1}× | $(verdict "$T_DO1" 1.2 '<=') |"
+    echo "| no query lost | $T_LOST lost in all $T_RUNS runs | $(verdict "$T_LOST" 0 '==') |"
+    echo "| resident memory, small zone, at most 10 MB | $T_RSS_SMALL MB | $(verdict "$T_RSS_SMALL" 10 '<=') |"
+    echo "| resident memory, 10,000 backends, under 50 MB | $T_RSS_BIG MB | $(verdict "$T_RSS_BIG" 50 '<') |"
     echo
     echo "Answer checks before the load:"
     echo
