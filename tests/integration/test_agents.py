@@ -227,7 +227,9 @@ def _same_labels(key, name, labels):
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
-    """Polls predicate until it returns a true value; returns it."""
+    """Polls predicate until it returns a true value; returns it. The
+    timeout stretches under valgrind."""
+    timeout *= 4 if WRAPPER else 1
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -435,7 +437,7 @@ class Basics(AgentsCase):
         self.wait_answers(["127.0.0.42"])
         self.backends["127.0.0.42"].set_mode("error")
         wait_for(lambda: (self.agent_info(d, "web-g") or {}).get(
-            "drain_reason") == "error_rate_threshold_exceeded", timeout=10,
+            "drain_reason") == "error_rate_threshold_exceeded", timeout=20,
             what="an error-rate drain")
         # The backend recovers; the agent keeps draining within the
         # window (hysteresis), and DNS keeps it out.

@@ -22,8 +22,13 @@ export GSLBCTL="$build/tools/gslbctl"
 export GSLB_AGENTD="$build/agentd/gslb-agentd"
 export GSLB_AGENT_SIM="$build/tests/bench/agent-sim"
 export GSLB_TEST_WRAPPER="$vg" GSLB_TEST_TIMEOUT=60
+failed=()
 for t in "$src"/tests/integration/test_*.py; do
 	echo "== $t"
-	/usr/bin/python3 "$t"
+	/usr/bin/python3 "$t" || failed+=("$(basename "$t")")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "valgrind: FAILED: ${failed[*]}"
+	exit 1
+fi
 echo "valgrind: clean"
