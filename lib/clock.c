@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -111,7 +112,12 @@ int gslb_time_parse_rfc3339(const char *text, gslb_time_t *wall)
 	if (*p != '\0') {
 		return -1;
 	}
-	time_t secs = timegm(&tm);
-	*wall = ((gslb_time_t)secs - offset) * NS_PER_SEC + frac;
+	/* Nanoseconds in 64 bits reach from 1677 to 2262 only. */
+	const int64_t secs = (int64_t)timegm(&tm) - offset;
+	if (secs < INT64_MIN / NS_PER_SEC ||
+	    secs > (INT64_MAX - frac) / NS_PER_SEC) {
+		return -1;
+	}
+	*wall = secs * NS_PER_SEC + frac;
 	return 0;
 }

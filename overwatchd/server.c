@@ -378,70 +378,108 @@ static void raise_nofile(void)
 	}
 }
 
-int server_run(const char *config_path, struct gslb_config *cfg)
+int server_open(struct server *srv, const char *config_path,
+		struct gslb_config *cfg)
 {
-	struct server srv = {
+	*srv = (struct server){
 		.config_path = config_path,
 		.cfg = cfg,
 		.started = gslb_clock_wall(),
 		.config_loaded = gslb_clock_wall(),
 	};
+	srv->base = event_base_new();
+	if (srv->base != NULL) {
+		srv->publish_soon =
+			evtimer_new(srv->base, on_publish_soon, srv);
+	}
+	if (srv->base == NULL || srv->publish_soon == NULL ||
+	    metrics_new(&srv->metrics) != GSLB_EOK ||
+	    gslb_registry_new(cfg->overwatch.stale.threshold, &srv->reg) !=
+		    GSLB_EOK) {
+		log_error("main", "start-up failed: out of memory");
+		return GSLB_ENOMEM;
+	}
+	/* Servers added through the API first: they keep their key even if
+	 * the config lists it too, as on a reload. */
+	if (state_open(srv, &srv->state) != GSLB_EOK) {
+		log_error("main", "start-up failed: no usable state database");
+		return GSLB_EINVAL;
+	}
+	/* Every zone's key is on disk before anything can show it. */
+	if (keys_open(srv, &srv->keys) != GSLB_EOK) {
+		log_error("main", "start-up failed: no usable DNSSEC keys");
+		return GSLB_EINVAL;
+	}
+	srv->signing.signer_for = keys_signer_for;
+	srv->signing.arg = srv->keys;
+	srv->swept = gslb_clock_wall() / GSLB_SEC;
+	if (gslb_registry_sync_static(srv->reg, cfg, gslb_clock_mono()) !=
+		    GSLB_EOK ||
+	    validator_new(srv->base, srv->reg, srv->metrics, on_verdict, srv,
+			  &srv->validator) != GSLB_EOK) {
+		log_error("main", "start-up failed: out of memory");
+		return GSLB_ENOMEM;
+	}
+	state_registry_synced(srv->state);
+	if (agents_open(srv, &srv->agents) != GSLB_EOK) {
+		log_error("main", "start-up failed: cannot receive agents");
+		return GSLB_EINVAL;
+	}
+	if (publish(srv) != GSLB_EOK) {
+		log_error("main", "start-up failed: out of memory");
+		return GSLB_ENOMEM;
+	}
+	return GSLB_EOK;
+}
+
+void server_close(struct server *srv)
+{
+	/* Before the state: adoptions still queued are only dropped. */
+	keys_free(srv->keys);
+	/* Before the state, to which it saves the agents' last-seen times. */
+	agents_free(srv->agents);
+	/* Changes still queued are committed and answered first. */
+	state_free(srv->state);
+	api_free(srv->api);
+	validator_free(srv->validator);
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(srv->events); i++) {
+		if (srv->events[i] != NULL) {
+			event_free(srv->events[i]);
+		}
+	}
+	if (srv->publish_soon != NULL) {
+		event_free(srv->publish_soon);
+	}
+	reclaim(srv, true);
+	free(srv->retired);
+	snapshot_free(atomic_load(&srv->snap));
+	metrics_free(srv->metrics);
+	if (srv->base != NULL) {
+		event_base_free(srv->base);
+	}
+	gslb_registry_free(srv->reg);
+	gslb_config_free(srv->cfg);
+}
+
+int server_run(const char *config_path, struct gslb_config *cfg)
+{
+	struct server srv;
+	struct event **ev = srv.events;
+	struct timeval tv = { 0, TICK_MS * 1000 };
 	int exit_code = 1;
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
-	struct event *sig_hup = NULL, *sig_term = NULL, *sig_int = NULL;
-	struct event *tick = NULL;
-	struct timeval tv = { 0, TICK_MS * 1000 };
-	srv.base = event_base_new();
-	if (srv.base != NULL) {
-		srv.publish_soon = evtimer_new(srv.base, on_publish_soon, &srv);
-	}
-	if (srv.base == NULL || srv.publish_soon == NULL ||
-	    metrics_new(&srv.metrics) != GSLB_EOK ||
-	    gslb_registry_new(cfg->overwatch.stale.threshold, &srv.reg) !=
-		    GSLB_EOK) {
-		log_error("main", "start-up failed: out of memory");
+	if (server_open(&srv, config_path, cfg) != GSLB_EOK) {
 		goto out;
 	}
-	/* Servers added through the API first: they keep their key even if
-	 * the config lists it too, as on a reload. */
-	if (state_open(&srv, &srv.state) != GSLB_EOK) {
-		log_error("main", "start-up failed: no usable state database");
-		goto out;
-	}
-	/* Every zone's key is on disk before anything can show it. */
-	if (keys_open(&srv, &srv.keys) != GSLB_EOK) {
-		log_error("main", "start-up failed: no usable DNSSEC keys");
-		goto out;
-	}
-	srv.signing.signer_for = keys_signer_for;
-	srv.signing.arg = srv.keys;
-	srv.swept = gslb_clock_wall() / GSLB_SEC;
-	if (gslb_registry_sync_static(srv.reg, cfg, gslb_clock_mono()) !=
-		    GSLB_EOK ||
-	    validator_new(srv.base, srv.reg, srv.metrics, on_verdict, &srv,
-			  &srv.validator) != GSLB_EOK) {
-		log_error("main", "start-up failed: out of memory");
-		goto out;
-	}
-	state_registry_synced(srv.state);
-	if (agents_open(&srv, &srv.agents) != GSLB_EOK) {
-		log_error("main", "start-up failed: cannot receive agents");
-		goto out;
-	}
-	if (publish(&srv) != GSLB_EOK) {
-		log_error("main", "start-up failed: out of memory");
-		goto out;
-	}
-	sig_hup = evsignal_new(srv.base, SIGHUP, on_signal, &srv);
-	sig_term = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
-	sig_int = evsignal_new(srv.base, SIGINT, on_signal, &srv);
-	tick = event_new(srv.base, -1, EV_PERSIST, on_tick, &srv);
-	if (sig_hup == NULL || sig_term == NULL || sig_int == NULL ||
-	    tick == NULL || evsignal_add(sig_hup, NULL) != 0 ||
-	    evsignal_add(sig_term, NULL) != 0 ||
-	    evsignal_add(sig_int, NULL) != 0 || event_add(tick, &tv) != 0) {
+	ev[0] = evsignal_new(srv.base, SIGHUP, on_signal, &srv);
+	ev[1] = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+	ev[2] = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+	ev[3] = event_new(srv.base, -1, EV_PERSIST, on_tick, &srv);
+	if (ev[0] == NULL || ev[1] == NULL || ev[2] == NULL || ev[3] == NULL ||
+	    evsignal_add(ev[0], NULL) != 0 || evsignal_add(ev[1], NULL) != 0 ||
+	    evsignal_add(ev[2], NULL) != 0 || event_add(ev[3], &tv) != 0) {
 		log_error("main",
 			  "start-up failed: cannot set up the event loop");
 		goto out;
@@ -471,38 +509,7 @@ int server_run(const char *config_path, struct gslb_config *cfg)
 	stop_dns(&srv, true);
 	exit_code = 0;
 out:
-	/* Before the state: adoptions still queued are only dropped. */
-	keys_free(srv.keys);
-	/* Before the state, to which it saves the agents' last-seen times. */
-	agents_free(srv.agents);
-	/* Changes still queued are committed and answered first. */
-	state_free(srv.state);
-	api_free(srv.api);
-	validator_free(srv.validator);
-	if (sig_hup != NULL) {
-		event_free(sig_hup);
-	}
-	if (sig_term != NULL) {
-		event_free(sig_term);
-	}
-	if (sig_int != NULL) {
-		event_free(sig_int);
-	}
-	if (tick != NULL) {
-		event_free(tick);
-	}
-	if (srv.publish_soon != NULL) {
-		event_free(srv.publish_soon);
-	}
-	reclaim(&srv, true);
-	free(srv.retired);
-	snapshot_free(atomic_load(&srv.snap));
-	metrics_free(srv.metrics);
-	if (srv.base != NULL) {
-		event_base_free(srv.base);
-	}
-	gslb_registry_free(srv.reg);
-	gslb_config_free(srv.cfg);
+	server_close(&srv);
 	if (exit_code == 0) {
 		log_info("main", "stopped");
 	}

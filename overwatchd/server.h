@@ -64,6 +64,8 @@ struct server {
 	struct api *api;
 	gslb_time_t started;       /* wall clock */
 	gslb_time_t config_loaded; /* wall clock, last successful load */
+	/* server_run's: SIGHUP, SIGTERM, SIGINT and the tick. */
+	struct event *events[4];
 
 	_Atomic bool stopping;
 };
@@ -82,6 +84,17 @@ static inline void reader_done(struct reader *r, const struct snapshot *snap)
 
 /* Runs the overwatch with a loaded config (taken over) until stopped. */
 int server_run(const char *config_path, struct gslb_config *cfg);
+
+/*
+ * What server_run() starts with, without any listener (DNS, API, metrics)
+ * or health check: the event base, the state database, the zone keys, the
+ * registry, the agents and the first snapshot. cfg is taken over. On
+ * failure logs why; server_close() must still be called, and frees
+ * whatever was made (srv->api too, when set).
+ */
+int server_open(struct server *srv, const char *config_path,
+		struct gslb_config *cfg) GSLB_WARN_UNUSED;
+void server_close(struct server *srv);
 
 /* Some backend's status or the membership changed: republish soon. */
 void server_backends_changed(struct server *srv);

@@ -33,6 +33,8 @@ START_TEST(rfc3339_forms)
 		{ "2026-11-28T06:51:43+01:00", 1795845103 * SEC },
 		{ "2026-11-28T00:21:43-05:30", 1795845103 * SEC },
 		{ "1970-01-01T00:00:00Z", 0 },
+		/* The last nanosecond that 64 bits hold. */
+		{ "2262-04-11T23:47:16.854775807Z", INT64_MAX },
 	};
 	for (size_t i = 0; i < GSLB_ARRAY_SIZE(ok); i++) {
 		gslb_time_t t = -1;
@@ -59,6 +61,12 @@ START_TEST(rfc3339_refused)
 		"2026-11-28T05:51:43Zjunk",
 		"26-11-28T05:51:43Z",
 		"tomorrow",
+		/* Beyond what 64 bits of nanoseconds hold. */
+		"2262-04-11T23:47:17Z",
+		"2426-11-28T05:51:43.123456789+01:00",
+		"9999-12-31T23:59:59Z",
+		"1677-09-21T00:12:43Z",
+		"0000-01-01T00:00:00Z",
 	};
 	for (size_t i = 0; i < GSLB_ARRAY_SIZE(bad); i++) {
 		gslb_time_t t = 0;
