@@ -86,6 +86,7 @@ struct gslb_health_target {
 	struct gslb_health_target *qprev, *qnext; /* waiting for a slot */
 	bool queued;
 	bool run_requested; /* gslb_health_check_now() */
+	bool slot_missed;   /* a slot fell due while a check still ran */
 	bool checked;       /* at least one check completed */
 
 	struct gslb_health_check hc;
@@ -447,6 +448,7 @@ static void run_release(struct gslb_health *h, struct run *r)
 
 static void run_cancel(struct gslb_health_target *t)
 {
+	t->slot_missed = false;
 	if (t->run != NULL) {
 		run_release(t->h, t->run);
 		t->run = NULL;
@@ -495,6 +497,13 @@ static void finish(struct run *r, struct gslb_check_result *res)
 	run_release(h, r);
 
 	const bool changed = record(t, res);
+	if (t->slot_missed) {
+		/* The check that fell due meanwhile runs now, through the
+		 * loop (a callback that removes t frees the timer too). */
+		t->slot_missed = false;
+		t->run_requested = true;
+		event_active(t->timer, EV_TIMEOUT, 1);
+	}
 	if (h->cb != NULL) {
 		h->cb(t, res, changed, h->arg);
 	}
@@ -1288,7 +1297,17 @@ static void begin_check(struct gslb_health_target *t)
 {
 	struct gslb_health *h = t->h;
 
-	if (t->run != NULL || t->queued) {
+	if (t->run != NULL) {
+		/*
+		 * The last check started late (the loop was held up) and
+		 * still runs: this one starts when it ends. Skipping it
+		 * would turn a stall of more than interval - timeout into a
+		 * whole interval more before a failure is noticed.
+		 */
+		t->slot_missed = true;
+		return;
+	}
+	if (t->queued) {
 		return;
 	}
 	if (h->in_flight < h->max_in_flight && h->qhead == NULL) {
