@@ -84,6 +84,15 @@ def overwatchd_path():
     return path
 
 
+def agent_sim_path():
+    """tests/bench/agent-sim, the simulated agent (GSLB_AGENT_SIM)."""
+    path = os.environ.get("GSLB_AGENT_SIM")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "bench", "agent-sim")
+    return os.path.realpath(path)
+
+
 def command(*args):
     wrapper = shlex.split(os.environ.get("GSLB_TEST_WRAPPER", ""))
     return wrapper + [overwatchd_path()] + list(args)

@@ -47,14 +47,6 @@ def agentd_path():
     return os.path.realpath(path)
 
 
-def sim_path():
-    path = os.environ.get("GSLB_AGENT_SIM")
-    if not path:
-        here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "bench", "agent-sim")
-    return os.path.realpath(path)
-
-
 def overwatch_config(validation=False):
     """The harness's overwatch, with a domain only agents serve, a token
     for it, and short stale limits."""
@@ -185,7 +177,7 @@ class Agent:
 
 def sim(*args, overwatch, timeout=60):
     """Runs agent-sim against an overwatch; its JSON lines, parsed."""
-    cmd = [sim_path(), args[0], "--overwatch",
+    cmd = [gslbtest.agent_sim_path(), args[0], "--overwatch",
            "127.0.0.1:%d" % overwatch.gossip_port,
            "--key", gslbtest.GOSSIP_KEY, "--service", SERVICE] + \
         list(args[1:])

@@ -55,14 +55,6 @@ FAILOVER = "failover.gslb.test"
 RR = "rr.gslb.test"
 
 
-def sim_path():
-    path = os.environ.get("GSLB_AGENT_SIM")
-    if not path:
-        here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.join(here, "..", "bench", "agent-sim")
-    return os.path.realpath(path)
-
-
 def run(*cmd):
     return subprocess.run(cmd, capture_output=True, text=True)
 
@@ -879,7 +871,7 @@ class Garbage(FaultCase):
         """agent-sim's garbage (random bytes, protocol prefixes, sealed
         junk, sealed fake headers), over and over."""
         while not stop.is_set():
-            p = run(sim_path(), "garbage", "--overwatch",
+            p = run(gslbtest.agent_sim_path(), "garbage", "--overwatch",
                     "127.0.0.1:%d" % d.gossip_port, "--key",
                     gslbtest.GOSSIP_KEY, "--count", str(self.SIM_BATCH))
             if p.returncode != 0:
@@ -979,9 +971,9 @@ class Garbage(FaultCase):
                 s.close()
 
     def test_garbage_changes_nothing_but_counters(self):
-        if not os.access(sim_path(), os.X_OK):
+        if not os.access(gslbtest.agent_sim_path(), os.X_OK):
             self.skipTest("no agent-sim at %s (make check builds it)"
-                          % sim_path())
+                          % gslbtest.agent_sim_path())
         d = self.daemon(gslbtest.config(api=True, metrics=True), "garbage")
         d.start()
         # Some state to keep: an override and a server from the API.
