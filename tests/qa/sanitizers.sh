@@ -8,6 +8,15 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$(mktemp -d /tmp/opengslb-asan.XXXXXX)}
 [ -x "$src/configure" ] || (cd "$src" && autoreconf -fi)
 mkdir -p "$build" && cd "$build"
+if [ -f "$src/config.status" ]; then
+	# Configured in the source tree (./bootstrap does), which configure
+	# refuses to build elsewhere: use the release tarball's tree.
+	make -C "$src" dist >/dev/null
+	tarball=$(ls -t "$src"/opengslb-*.tar.gz | head -n 1)
+	mkdir -p "$build/src"
+	tar -xzf "$tarball" -C "$build/src" --strip-components=1
+	src=$build/src
+fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 "$src/configure" --enable-developer CFLAGS="-g -O1 $san -fno-omit-frame-pointer" \
 	LDFLAGS="$san" >/dev/null
