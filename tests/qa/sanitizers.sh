@@ -12,9 +12,9 @@ if [ -f "$src/config.status" ]; then
 	# Configured in the source tree (./bootstrap does), which configure
 	# refuses to build elsewhere: use the release tarball's tree.
 	make -C "$src" dist >/dev/null
-	tarball=$(ls -t "$src"/opengslb-*.tar.gz | head -n 1)
+	tarball=$(ls -t "$src"/opengslb-*.tar.* | head -n 1)
 	mkdir -p "$build/src"
-	tar -xzf "$tarball" -C "$build/src" --strip-components=1
+	tar -xf "$tarball" -C "$build/src" --strip-components=1
 	src=$build/src
 fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
