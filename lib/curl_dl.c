@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compiler.h"
 #include "curl_dl.h"
 #include "error.h"
 
@@ -54,7 +55,7 @@ static void open_once(void)
 		return;
 	}
 	struct gslb_curl found;
-	for (size_t i = 0; i < sizeof(SYMBOLS) / sizeof(SYMBOLS[0]); i++) {
+	for (size_t i = 0; i < GSLB_ARRAY_SIZE(SYMBOLS); i++) {
 		void *fn = dlsym(lib, SYMBOLS[i].name);
 		if (fn == NULL) {
 			snprintf(failure, sizeof(failure),

@@ -165,14 +165,14 @@ static bool ecs_check(struct request *r, const uint8_t *opt)
 #define OPT_OPTION  4 /* code and length before an option's data */
 #define OPT_FLAG_DO 0x8000
 
-static uint16_t opt_size(const struct request *r, const struct snapshot *snap)
+static uint16_t opt_size(const struct request *r)
 {
 	size_t size = OPT_FIXED;
 	if (r->ecs_len > 0) {
 		size += OPT_OPTION + r->ecs_len;
 	}
 	if (r->nsid) {
-		size += OPT_OPTION + snap->nsid_len;
+		size += OPT_OPTION + r->snap->nsid_len;
 	}
 	return (uint16_t)size;
 }
@@ -193,7 +193,7 @@ static void put_opt(const struct request *r, uint16_t rcode)
 {
 	const struct snapshot *snap = r->snap;
 	knot_pkt_t *resp = r->resp;
-	uint16_t size = opt_size(r, snap);
+	uint16_t size = opt_size(r);
 	knot_pkt_reclaim(resp, size);
 	uint8_t *p = resp->wire + resp->size;
 	p[0] = 0; /* the root */
@@ -254,9 +254,8 @@ static int begin(struct answer_ctx *ctx, struct request *r,
 	r->nsid =
 		snap->nsid != NULL &&
 		knot_edns_get_option(qopt, KNOT_EDNS_OPTION_NSID, NULL) != NULL;
-	return knot_pkt_reserve(r->resp, opt_size(r, snap)) == KNOT_EOK
-		       ? GSLB_EOK
-		       : GSLB_ENOMEM;
+	return knot_pkt_reserve(r->resp, opt_size(r)) == KNOT_EOK ? GSLB_EOK
+								  : GSLB_ENOMEM;
 }
 
 /* Writes the OPT last and sets the (possibly extended) RCODE. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -444,13 +445,8 @@ static GSLB_PRINTF(1, 2) char *msg_printf(const char *fmt, ...)
  */
 static bool fs_read_only(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir = slash != NULL && slash != path
-			    ? strndup(path, (size_t)(slash - path))
-			    : strdup(slash != NULL ? "/" : ".");
-	if (dir == NULL) {
-		return false;
-	}
+	char dir[PATH_MAX];
+	gslb_dirname(path, dir, sizeof(dir));
 	bool ro = false;
 	struct statvfs sv;
 	if (statvfs(dir, &sv) == 0 && (sv.f_flag & ST_RDONLY) != 0) {
@@ -463,7 +459,6 @@ static bool fs_read_only(const char *path)
 			ro = errno == EROFS;
 		}
 	}
-	free(dir);
 	return ro;
 }
 

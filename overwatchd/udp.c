@@ -100,23 +100,9 @@ static socklen_t reply_cmsg(const struct msghdr *in, uint8_t *out)
 	return 0;
 }
 
-static void prepare_receive(struct udp_worker *w)
-{
-	for (int i = 0; i < BATCH; i++) {
-		w->in_iov[i] = (struct iovec){ w->in_buf[i], UDP_IN };
-		struct msghdr *h = &w->in[i].msg_hdr;
-		h->msg_name = &w->peer[i];
-		h->msg_namelen = sizeof(w->peer[i]);
-		h->msg_iov = &w->in_iov[i];
-		h->msg_iovlen = 1;
-		h->msg_control = w->pktinfo ? w->in_cmsg[i] : NULL;
-		h->msg_controllen = w->pktinfo ? CMSG_SIZE : 0;
-		h->msg_flags = 0;
-	}
-}
-
-/* recvmmsg wrote the lengths of the first n headers only: restore those.
- * (Resetting all BATCH each time cost a tenth of a query's instructions.) */
+/* The lengths and flags recvmmsg writes, in the first n headers: restored
+ * after each batch for those only (resetting all BATCH cost a tenth of a
+ * query's instructions). */
 static void rearm_receive(struct udp_worker *w, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -125,6 +111,19 @@ static void rearm_receive(struct udp_worker *w, int n)
 		h->msg_controllen = w->pktinfo ? CMSG_SIZE : 0;
 		h->msg_flags = 0;
 	}
+}
+
+static void prepare_receive(struct udp_worker *w)
+{
+	for (int i = 0; i < BATCH; i++) {
+		w->in_iov[i] = (struct iovec){ w->in_buf[i], UDP_IN };
+		struct msghdr *h = &w->in[i].msg_hdr;
+		h->msg_name = &w->peer[i];
+		h->msg_iov = &w->in_iov[i];
+		h->msg_iovlen = 1;
+		h->msg_control = w->pktinfo ? w->in_cmsg[i] : NULL;
+	}
+	rearm_receive(w, BATCH);
 }
 
 static void send_all(struct udp_worker *w, unsigned count)
