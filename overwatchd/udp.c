@@ -58,8 +58,18 @@ static int udp_socket(const struct gslb_sockaddr *sa, bool *pktinfo)
 	struct timeval tv = { .tv_sec = 0, .tv_usec = IDLE_WAKEUP_MS * 1000 };
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Path MTU discovery off (IP_PMTUDISC_OMIT): a forged ICMP "too big"
+	 * cannot make answers fragment, and spoofed fragments are a way to
+	 * poison a resolver. dns.max_udp_payload keeps answers small. */
 	if (fam == AF_INET6) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		int omit = IPV6_PMTUDISC_OMIT;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &omit,
+			   sizeof(omit));
+	} else {
+		int omit = IP_PMTUDISC_OMIT;
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &omit,
+			   sizeof(omit));
 	}
 	*pktinfo = is_wildcard(&sa->ss);
 	if (*pktinfo) {

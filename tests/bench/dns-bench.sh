@@ -40,7 +40,10 @@
 # Method:
 #   * Five servers run side by side on 127.0.0.1, each on its own free port,
 #     all pinned to CPU 1 (taskset -c 1), each with ONE UDP worker thread
-#     (only the one being measured gets queries):
+#     (only the one being measured gets queries). knotd pins its UDP workers
+#     itself (worker i to CPU i mod the CPU count: CPU 0, dnsperf's), so once
+#     the servers answer every thread of every server is pinned to CPU 1 again
+#     (taskset -a -p) and this is checked after the runs:
 #       - knotd, configured with udp-workers/tcp-workers/background-workers: 1,
 #         serving zone gslb.test. from a zone file (SOA, NS, ns1, and app-rr,
 #         app-w, app-fo with one A record each): the reference for a static
@@ -449,6 +452,42 @@ wait_ready "$BIG_PID" "$BIG_PORT" "s$((BIG_NAMES - 1)).$ZONE" signed || {
   tail -20 "$W/big/overwatchd.log" >&2; die "gslb-overwatchd (10,000 backends) did not answer within ${READY_TIMEOUT}s"; }
 log "all servers answer ($((SECONDS - T_START)) s)"
 
+# knotd pins its UDP workers itself (worker i to CPU i mod the CPU count), so
+# taskset at start is not enough: its worker would run on dnsperf's CPU 0,
+# where waking it and freeing its packets needs no inter-processor interrupt.
+# Every thread of every server is pinned to CPU 1 here and checked after the
+# runs.
+threads_off_cpu() { # pid -> the thread IDs allowed anywhere but SRV_CPU only
+  local t
+  for t in /proc/"$1"/task/*; do
+    [ "$(awk '/^Cpus_allowed_list:/{print $2}' "$t/status" 2>/dev/null)" = "$SRV_CPU" ] || printf '%s ' "${t##*/}"
+  done
+}
+PINNED=()
+pin_server() { # pid label
+  local off
+  off=$(threads_off_cpu "$1")
+  [ -z "$off" ] && return 0
+  taskset -a -p -c "$SRV_CPU" "$1" > /dev/null || die "cannot pin $2 (PID $1) to CPU $SRV_CPU"
+  [ -z "$(threads_off_cpu "$1")" ] || die "$2 (PID $1) has threads off CPU $SRV_CPU after taskset -a"
+  PINNED+=("$2: thread(s) ${off% } had moved themselves off CPU $SRV_CPU; pinned back")
+  log "pinned $2 threads ${off% } back to CPU $SRV_CPU"
+}
+check_pinned() { # every server's threads still on SRV_CPU only
+  local p off
+  for p in "$KNOT_PID:knotd" "$KSIGN_PID:knotd signed" "$KONL_PID:knotd onlinesign" "$OURS_PID:gslb-overwatchd" "$BIG_PID:gslb-overwatchd 10k"; do
+    off=$(threads_off_cpu "${p%%:*}")
+    [ -z "$off" ] || die "${p#*:} moved thread(s) $off off CPU $SRV_CPU during the runs: the numbers are not comparable"
+  done
+}
+if [ "$PIN" = 1 ]; then
+  pin_server "$KNOT_PID" knotd
+  pin_server "$KSIGN_PID" "knotd signed"
+  pin_server "$KONL_PID" "knotd onlinesign"
+  pin_server "$OURS_PID" gslb-overwatchd
+  pin_server "$BIG_PID" "gslb-overwatchd 10k"
+fi
+
 # ------------------------------------------------------------ answer checks
 CHECKS=()
 in_list() { local x=$1 y; shift; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
@@ -650,6 +689,7 @@ summarize() {
         (p >= 0 ? sprintf("%.3f", p) : "-"), $7, pr
     }' "$W/runs.tsv" -
 }
+if [ "$PIN" = 1 ]; then check_pinned; fi
 declare -A SUMMARY=()
 for mode in "${MODES[@]}"; do SUMMARY[$mode]=$(summarize "$mode"); done
 
@@ -676,6 +716,7 @@ echo "server / dnsperf CPU in % of one core; limit = what bounded the rate (-Q: 
 echo "rate was reached; else a side at >= 90% of its core, or neither); oth% = CPU of"
 echo "everything else in % of all $NCPU cores (noise); rss = max VmRSS."
 for c in "${CHECKS[@]}"; do echo "check: $c"; done
+for c in "${PINNED[@]}"; do echo "pinned: $c"; done
 # Foreign load makes every number worse and the comparison unfair; say so.
 NOISY=0
 SHORT=0
@@ -777,7 +818,9 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     echo "$KNOT_VER; dnsperf $PERF_VER."
     echo
     echo "**Method.** Five servers run at the same time on 127.0.0.1, pinned to CPU 1, each"
-    echo "with one UDP worker thread. Three knotd (\`udp-workers: 1\`, \`tcp-workers: 1\`,"
+    echo "with one UDP worker thread (every thread of every server is pinned after start and"
+    echo "checked after the runs: knotd moves its UDP worker to CPU 0, dnsperf's, by itself)."
+    echo "Three knotd (\`udp-workers: 1\`, \`tcp-workers: 1\`,"
     echo "\`background-workers: 1\`) serve zone gslb.test. from the same zone file: unsigned"
     echo "(\"knotd static\"), signed once at load (\"knotd signed\": \`dnssec-signing: on\`) and"
     echo "signed per answer (\"knotd onlinesign\": \`module: mod-onlinesign\`), both with a"
@@ -881,6 +924,12 @@ are measured in $ROUNDS interleaved rounds (each row once per round"
     echo "Answer checks before the load:"
     echo
     for c in "${CHECKS[@]}"; do echo "- $c"; done | sed 's/^- ours /- gslb-overwatchd /'
+    if [ ${#PINNED[@]} -gt 0 ]; then
+      echo
+      echo "Pinning:"
+      echo
+      for c in "${PINNED[@]}"; do echo "- $c"; done
+    fi
     echo
     echo "Noise: median CPU use of everything but the server and dnsperf, in % of all"
     printf 'cores, during the runs ('
