@@ -43,6 +43,8 @@ struct ctx {
 	size_t want; /* stop the loop after this many results */
 	/* When set, the callback removes these and the reported target. */
 	bool remove_in_cb;
+	/* When set, the first result asks for another check at once. */
+	bool check_again_after_first;
 	struct gslb_health_target *remove_also;
 };
 
@@ -61,6 +63,9 @@ static void on_result(struct gslb_health_target *target,
 		r->at = gslb_clock_mono();
 	}
 	c->n++;
+	if (c->check_again_after_first && c->n == 1) {
+		gslb_health_check_now(target);
+	}
 	if (c->remove_in_cb) {
 		if (c->remove_also != NULL) {
 			gslb_health_remove(c->remove_also);
@@ -760,6 +765,43 @@ START_TEST(steady_interval)
 END_TEST
 
 /*
+ * A slot that falls due while a check still runs is not lost: that check
+ * starts when the running one ends. Here an extra check, asked for right
+ * after the first result, runs over the next slot; each check times out
+ * after 800 ms against a server that never answers. Skipping the slot
+ * would put a whole interval (1 s) after the extra check's result and
+ * 1.2 s between the two results that follow it.
+ */
+START_TEST(slot_during_check_runs_after_it)
+{
+	struct ctx c;
+	struct gslb_health_check hc = make_check(GSLB_CHECK_HTTP, "/ok");
+	uint16_t port;
+	const int lfd = bound_socket(true, &port);
+
+	hc.interval = GSLB_SEC;
+	hc.timeout = 800 * GSLB_MSEC;
+	ctx_init(&c, 0);
+	c.check_again_after_first = true;
+	add(&c, &hc, "127.0.0.1", port, NULL, NULL);
+	ctx_run(&c, 3, 6000);
+	ck_assert_uint_eq(c.n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_str_eq(c.recs[i].res.error, "timeout after 800ms");
+	}
+	for (size_t i = 1; i < 3; i++) {
+		const gslb_duration_t gap = c.recs[i].at - c.recs[i - 1].at;
+		ck_assert_msg(gap >= 700 * GSLB_MSEC && gap < 1000 * GSLB_MSEC,
+			      "result %zu came %lld ms after the one before", i,
+			      (long long)(gap / GSLB_MSEC));
+	}
+
+	ctx_free(&c);
+	close(lfd);
+}
+END_TEST
+
+/*
  * The callback removes the target it reports and another one whose HTTP
  * check is still running: no crash, and no callback for either afterwards.
  */
@@ -936,6 +978,7 @@ static Suite *health_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, first_checks_at_start);
 	tcase_add_test(tc, steady_interval);
+	tcase_add_test(tc, slot_during_check_runs_after_it);
 	tcase_add_test(tc, remove_in_callback);
 	tcase_add_test(tc, remove_running);
 	tcase_add_test(tc, update_keeps_state);
