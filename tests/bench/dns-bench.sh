@@ -741,7 +741,7 @@ if [ "$WRITE" = 1 ]; then
   KNOT_VER=$(knotd -V 2>/dev/null | head -1)
   PERF_VER=$(dnsperf -h 2>&1 | awk '/^Version/{print $2; exit}')
   COMMIT=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  if [ "$COMMIT" != unknown ] && [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no 2>/dev/null)$(git -C "$SRC" ls-files --others --exclude-standard -- lib overwatchd 2>/dev/null)" ]; then
+  if [ "$COMMIT" != unknown ] && [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no -- . ':(exclude)docs' 2>/dev/null)$(git -C "$SRC" ls-files --others --exclude-standard -- lib overwatchd 2>/dev/null)" ]; then
     COMMIT="$COMMIT + uncommitted changes"
   fi
   CFLAGS_USED=$(awk -F' = ' '/^(CFLAGS|GSLB_CFLAGS) = /{printf "%s%s", (n++ ? " " : ""), $2}' "$(dirname "$(dirname "$OURS_BIN")")/Makefile" 2>/dev/null)
