@@ -768,9 +768,9 @@ END_TEST
  * A slot that falls due while a check still runs is not lost: that check
  * starts when the running one ends. Here an extra check, asked for right
  * after the first result, runs over the next slot; each check times out
- * after 800 ms against a server that never answers. Skipping the slot
- * would put a whole interval (1 s) after the extra check's result and
- * 1.2 s between the two results that follow it.
+ * after 800 ms against a server that never answers. Were that slot
+ * skipped, the next check would wait for the slot after it, and its
+ * result would come 1.2 s after the extra check's instead of 0.8 s.
  */
 START_TEST(slot_during_check_runs_after_it)
 {
