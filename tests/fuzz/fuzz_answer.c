@@ -17,7 +17,12 @@
 #include "registry.h"
 #include "snapshot.h"
 
-/* A printf format: %s is the overwatch.dnssec section. */
+/*
+ * A printf format: the overwatch.dnssec section, then the servers of
+ * m.gslb.test. Answers of up to 8 of its 16 backends have too many
+ * combinations to sign each: DO=1 answers pick among sampled signed sets.
+ * c.gslb.test (2 of 5) has a signature for every combination.
+ */
 static const char CONFIG[] =
 	"dns:\n"
 	"  listen_address: \"127.0.0.1:53\"\n"
@@ -41,12 +46,22 @@ static const char CONFIG[] =
 	"      - { address: 192.0.2.3, weight: 0, service: w.gslb.test }\n"
 	"      - { address: 192.0.2.4, service: w.gslb.test }\n"
 	"      - { address: 192.0.2.5, service: f.x.gslb.test }\n"
+	"      - { address: 198.51.100.1, weight: 10, service: c.gslb.test }\n"
+	"      - { address: 198.51.100.2, weight: 20, service: c.gslb.test }\n"
+	"      - { address: 198.51.100.3, weight: 30, service: c.gslb.test }\n"
+	"      - { address: 198.51.100.4, weight: 40, service: c.gslb.test }\n"
+	"      - { address: 198.51.100.5, weight: 50, service: c.gslb.test }\n"
+	"%s"
 	"domains:\n"
 	"  - { name: a.gslb.test, regions: [r], max_records: 3 }\n"
 	"  - { name: w.gslb.test, routing_algorithm: weighted, regions: [r] }\n"
 	"  - { name: f.x.gslb.test, routing_algorithm: failover,"
 	" regions: [r] }\n"
-	"  - { name: gslb.test, regions: [r] }\n";
+	"  - { name: gslb.test, regions: [r] }\n"
+	"  - { name: c.gslb.test, routing_algorithm: weighted, regions: [r],"
+	" max_records: 2 }\n"
+	"  - { name: m.gslb.test, routing_algorithm: weighted, regions: [r],"
+	" max_records: 8 }\n";
 
 static const char *const DNSSEC[] = {
 	"    enabled: false\n"
@@ -98,7 +113,16 @@ static struct snapshot *snap_setup(const char *dnssec)
 	if (f == NULL) {
 		abort();
 	}
-	fprintf(f, CONFIG, dnssec);
+	char many[16 * 96] = "";
+	for (int i = 0; i < 16; i++) {
+		char line[96];
+		snprintf(line, sizeof(line),
+			 "      - { address: 203.0.113.%d, weight: %d,"
+			 " service: m.gslb.test }\n",
+			 i + 1, 10 * (i + 1));
+		strcat(many, line);
+	}
+	fprintf(f, CONFIG, dnssec, many);
 	fclose(f);
 	chmod(path, 0600);
 
