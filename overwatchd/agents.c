@@ -256,7 +256,8 @@ static void apply_state(struct agents *ag, struct agent *a)
 						: gslb_source_name(b->source));
 				continue;
 			}
-			if (b == NULL) {
+			const bool added = b == NULL;
+			if (added) {
 				int ret = gslb_registry_add(
 					reg, GSLB_SOURCE_AGENT, svc, &gb.ip,
 					gb.port, gb.weight, a->region, now, &b);
@@ -291,8 +292,12 @@ static void apply_state(struct agents *ag, struct agent *a)
 			}
 			next[total++] = b;
 			gslb_registry_set_weight(reg, b, gb.weight);
+			const bool claimed = b->agent_healthy;
 			changed |= gslb_registry_set_agent_claim(
 				reg, b, gb.healthy, now);
+			if (added || b->agent_healthy != claimed) {
+				validator_agent_claim(ag->srv->validator, b);
+			}
 			changed |= gslb_registry_set_draining(
 				reg, b, first->predictive.draining, now);
 		}

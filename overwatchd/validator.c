@@ -14,6 +14,8 @@
 #define LOG_BURST 50
 /* Beyond the longest timeout, how long readiness waits for a first round. */
 #define READY_SLACK (2 * GSLB_SEC)
+/* Between the checks that settle an agent's dispute of the verdict. */
+#define RECHECK_GAP GSLB_SEC
 
 static char fallback_path[] = "/";
 
@@ -35,6 +37,12 @@ struct vtarget {
 	uint16_t port;
 	struct gslb_health_target *check;
 	enum gslb_health_state state; /* as last logged */
+	unsigned failure_threshold, success_threshold;
+	/* While an agent's claim disputes the verdict: checks still to run,
+	 * RECHECK_GAP apart, the last one's start, and the timer. */
+	unsigned rechecks;
+	gslb_time_t last_recheck; /* monotonic; 0 = none */
+	struct event *recheck;
 	uint64_t sync_mark;
 	struct vtarget *prev, *next;
 	struct waiter *waiters;
@@ -114,6 +122,9 @@ static void target_free(struct validator *v, struct vtarget *t)
 	if (t->check != NULL) {
 		gslb_health_remove(t->check);
 	}
+	if (t->recheck != NULL) {
+		event_free(t->recheck);
+	}
 	struct gslb_backend *b =
 		gslb_registry_find(v->reg, t->service, &t->ip, t->port);
 	if (b != NULL && b->check == t) {
@@ -162,6 +173,29 @@ static bool log_transition(struct validator *v)
 	return false;
 }
 
+/* An agent claims the opposite of the overwatch's verdict on b. */
+static bool disputed(const struct gslb_backend *b)
+{
+	return b->source == GSLB_SOURCE_AGENT &&
+	       b->validation != GSLB_UNKNOWN &&
+	       b->agent_healthy != (b->validation == GSLB_YES);
+}
+
+static void arm_recheck(struct vtarget *t, gslb_duration_t delay)
+{
+	const int64_t usec = delay > 0 ? delay / GSLB_USEC : 0;
+	struct timeval tv = { (time_t)(usec / 1000000),
+			      (suseconds_t)(usec % 1000000) };
+	evtimer_add(t->recheck, &tv);
+}
+
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct vtarget *t = arg;
+	t->last_recheck = gslb_clock_mono();
+	gslb_health_check_now(t->check);
+}
+
 static void on_result(struct gslb_health_target *check,
 		      const struct gslb_check_result *res, bool changed,
 		      void *arg)
@@ -197,6 +231,15 @@ static void on_result(struct gslb_health_target *check,
 				v->reg, b, healthy ? GSLB_YES : GSLB_NO,
 				gslb_clock_mono());
 			v->changed(v->arg, b);
+		}
+	}
+	if (t->rechecks > 0) {
+		const struct gslb_backend *b =
+			gslb_registry_find(v->reg, t->service, &t->ip, t->port);
+		if (--t->rechecks > 0 && b != NULL && disputed(b)) {
+			arm_recheck(t, RECHECK_GAP);
+		} else {
+			t->rechecks = 0;
 		}
 	}
 	release_waiters(t);
@@ -267,7 +310,13 @@ static int target_add(struct validator *v, struct gslb_backend *b,
 	t->ip = b->ip;
 	t->port = b->port;
 	t->sync_mark = v->sync_mark;
-	if (t->service == NULL || t->region == NULL) {
+	t->failure_threshold = hc->failure_threshold;
+	t->success_threshold = hc->success_threshold;
+	t->recheck = evtimer_new(v->base, on_recheck, t);
+	if (t->service == NULL || t->region == NULL || t->recheck == NULL) {
+		if (t->recheck != NULL) {
+			event_free(t->recheck);
+		}
 		free(t->service);
 		free(t->region);
 		free(t);
@@ -301,6 +350,8 @@ static int target_update(struct vtarget *t, const struct gslb_backend *b,
 		t->region = copy;
 	}
 	t->sync_mark = t->v->sync_mark;
+	t->failure_threshold = hc->failure_threshold;
+	t->success_threshold = hc->success_threshold;
 	return gslb_health_update(t->check, hc, host);
 }
 
@@ -390,6 +441,42 @@ void validator_remove(struct validator *v, struct gslb_backend *b)
 	if (b->check != NULL) {
 		target_free(v, b->check);
 	}
+}
+
+void validator_agent_claim(struct validator *v, const struct gslb_backend *b)
+{
+	struct vtarget *t = b->check;
+	if (t == NULL || t->check == NULL) {
+		return;
+	}
+	if (!disputed(b)) {
+		t->rechecks = 0;
+		evtimer_del(t->recheck);
+		return;
+	}
+	if (t->rechecks > 0) {
+		return; /* being settled */
+	}
+	/* As many results as it takes to reverse the verdict: if they all
+	 * confirm it instead, the overwatch's verdict stands. */
+	t->rechecks = b->validation == GSLB_YES ? t->failure_threshold
+						: t->success_threshold;
+	if (t->rechecks == 0) {
+		t->rechecks = 1;
+	}
+	char ip[GSLB_IP_STRLEN];
+	log_info("health",
+		 "%s backend %s port %u: agent %s reports it %s, the last "
+		 "check found it %s: checking again",
+		 t->service, gslb_ip_format(&t->ip, ip), t->port, b->agent_id,
+		 b->agent_healthy ? "healthy" : "unhealthy",
+		 b->validation == GSLB_YES ? "healthy" : "unhealthy");
+	/* At most one such check per RECHECK_GAP, however often an agent
+	 * changes its mind. */
+	const gslb_time_t now = gslb_clock_mono();
+	arm_recheck(t, t->last_recheck != 0
+			       ? t->last_recheck + RECHECK_GAP - now
+			       : 0);
 }
 
 bool validator_enabled(const struct validator *v)

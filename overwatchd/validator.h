@@ -47,6 +47,15 @@ int validator_add(struct validator *v, const struct gslb_config *cfg,
 /* Stops checking b, which is about to leave the registry. */
 void validator_remove(struct validator *v, struct gslb_backend *b);
 
+/*
+ * An agent's claim on b changed. When it disputes the overwatch's verdict,
+ * b is checked again at once and then every second, as many times as its
+ * threshold needs to reverse the verdict, instead of waiting for the next
+ * slots of its interval; the verdict still decides. A claim that agrees
+ * ends the re-checks.
+ */
+void validator_agent_claim(struct validator *v, const struct gslb_backend *b);
+
 bool validator_enabled(const struct validator *v);
 
 /*

@@ -22,13 +22,15 @@ class HTTPBackend:
     """An HTTP(S) server on ip:port (port 0: any). mode is one of "ok"
     (200 "ok"), "error" (503), "body" (200 with another body), "hang"
     (answers nothing for 10 s), "drop" (200 "ok", then closes the
-    connection without saying so in the response). Connections are kept
-    alive otherwise. Records each request's time, path, headers and client
-    port."""
+    connection without saying so in the response). path_modes maps a
+    request path to a mode of its own, overriding mode for that path.
+    Connections are kept alive otherwise. Records each request's time,
+    path, headers and client port."""
 
     def __init__(self, ip, port=0, tls=None):
         self.ip = ip
         self.mode = "ok"
+        self.path_modes = {}
         self.requests = []
         self.lock = threading.Lock()
         backend = self
@@ -44,7 +46,7 @@ class HTTPBackend:
                     backend.requests.append((time.monotonic(), self.path,
                                              dict(self.headers),
                                              self.client_address[1]))
-                    mode = backend.mode
+                    mode = backend.path_modes.get(self.path, backend.mode)
                 if mode == "hang":
                     time.sleep(10)
                     return

@@ -47,9 +47,10 @@ def agentd_path():
     return os.path.realpath(path)
 
 
-def overwatch_config(validation=False):
+def overwatch_config(validation=False, check_interval="1s"):
     """The harness's overwatch, with a domain only agents serve, a token
-    for it, and short stale limits."""
+    for it, and short stale limits. With validation, agents' backends in
+    regions the file does not describe are checked every check_interval."""
     domains = gslbtest.default_domains() + [
         Domain(SERVICE, "round-robin", ["us-east"], [], ttl=5,
                max_records=16)]
@@ -59,8 +60,8 @@ def overwatch_config(validation=False):
         # Agent backends get the fallback check: make it quick.
         old = "  validation:\n    enabled: true\n"
         assert old in text
-        text = text.replace(old, old + "    check_interval: 1s\n"
-                            "    check_timeout: 500ms\n")
+        text = text.replace(old, old + "    check_interval: %s\n"
+                            "    check_timeout: 500ms\n" % check_interval)
     gossip = "\n".join(gslbtest.GOSSIP_BLOCK) + "\n"
     assert gossip in text
     return text.replace(gossip, gossip + (
@@ -267,6 +268,7 @@ class AgentsCase(unittest.TestCase):
         self.agents = []
         for b in self.backends.values():
             b.set_mode("ok")
+            b.path_modes = {}
 
     def tearDown(self):
         for a in self.agents:
@@ -501,6 +503,82 @@ class ValidationRecovers(AgentsCase):
         # The backend itself fails: the overwatch's check takes it out.
         self.backends["127.0.0.44"].set_mode("error")
         self.wait_answers([], timeout=10)
+
+
+class ValidationDisputes(AgentsCase):
+    """With validation on and a long interval (10 s, 3 failures or 2
+    passes to change the verdict), an agent's claim that disputes the
+    overwatch's verdict makes the overwatch check again at once and every
+    second until its threshold decides: a failure or a recovery the agent
+    saw reaches DNS in seconds instead of intervals, and a claim the
+    overwatch's own checks contradict changes nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backends = {ip: HTTPBackend(ip) for ip in cls.backend_ips}
+        cls.overwatches = []
+        try:
+            d = gslbtest.Daemon(
+                overwatch_config(validation=True, check_interval="10s"),
+                name="agents-disputes")
+            cls.overwatches.append(d)
+            d.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    def backend_of(self, agent_id):
+        d = self.overwatches[0]
+        backends = json.loads(d.http(
+            "/api/v1/overwatch/backends?service=" + SERVICE)[2])
+        return [b for b in backends["backends"]
+                if b["agent_id"] == agent_id][0]
+
+    def validated_agent(self, agent_id, ip):
+        """An agent in a region the file does not describe, once the
+        overwatch's own checks (on "/"; the agent's are on /health) have
+        found its backend healthy."""
+        self.agent(agent_id, [ip], region="agent-dc")
+        self.wait_answers([ip])
+        wait_for(lambda: self.backend_of(agent_id).get("validation_healthy")
+                 is True, timeout=25, what="the overwatch's own verdict")
+
+    def overwatch_checks(self, ip):
+        b = self.backends[ip]
+        with b.lock:
+            return [t for t, path, _, _ in b.requests if path == "/"]
+
+    def test_failure_and_recovery_the_agent_saw_reach_dns_in_seconds(self):
+        ip = "127.0.0.45"
+        self.validated_agent("web-dispute", ip)
+        self.backends[ip].set_mode("error")
+        # By its schedule alone the overwatch would need 20-30 s.
+        self.wait_answers([], timeout=8)
+        self.assertIs(self.backend_of("web-dispute")["validation_healthy"],
+                      False)
+        self.backends[ip].set_mode("ok")
+        self.wait_answers([ip], timeout=8)
+        self.assertIs(self.backend_of("web-dispute")["validation_healthy"],
+                      True)
+
+    def test_claim_the_checks_contradict_changes_nothing(self):
+        ip = "127.0.0.46"
+        self.validated_agent("web-wrong", ip)
+        before = len(self.overwatch_checks(ip))
+        # Only the agent's check path fails.
+        self.backends[ip].path_modes = {"/health": "error"}
+        wait_for(lambda: self.backend_of("web-wrong")["agent_healthy"]
+                 is False, what="the agent's claim")
+        time.sleep(4)
+        d = self.overwatches[0]
+        self.assertEqual(answer_ips(d), [ip])
+        self.assertEqual(self.backend_of("web-wrong")["effective_status"],
+                         "healthy")
+        # Checked again three times (its failure threshold), a second
+        # apart, then left to its interval: at most one more.
+        extra = self.overwatch_checks(ip)[before:]
+        self.assertGreaterEqual(len(extra), 3, extra)
+        self.assertLessEqual(len(extra), 4, extra)
 
 
 class CheckConfig(unittest.TestCase):
