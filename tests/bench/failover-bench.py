@@ -733,7 +733,8 @@ def versions(bins):
                              "HEAD"]) or "unknown"
     if commit != "unknown" and command_output(
             ["git", "--no-optional-locks", "-C", SRC, "status",
-             "--porcelain", "--untracked-files=no"]):
+             "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)docs"]):
         commit += " + uncommitted changes"
     cflags = []
     makefile = os.path.join(os.path.dirname(os.path.dirname(
@@ -920,21 +921,18 @@ def reading(stats):
         v = st.sc.validation
         if st.sc.checker != "agent" or not isinstance(v, Check):
             continue
-        vb = v.interval * v.failures + 0.1
-        within = sum(1 for x in st.samples if x <= vb)
         out.append(
             "`%s` is the gslb-agentd kill row with the overwatch's own "
             "validation on, as it is by default: the overwatch's verdict "
             "(healthy until its own check has failed %d times in a row) "
             "beats the agent's claim (docs/ARCHITECTURE.md: override > "
-            "draining > validation > stale > agent claim), so the failure "
-            "reaches DNS at the pace of the overwatch's check, %d × %g s + "
-            "0.1 s = %.1f s (%d of %d samples within it), not at the "
-            "agent's; with the default `overwatch.validation.check_interval`"
-            " of 30 s that is up to 90 s. A drain is not affected: it beats "
-            "validation."
-            % (st.sc.key, v.failures, v.failures, v.interval, vb, within,
-               len(st.samples)))
+            "draining > validation > stale > agent claim), but a claim that "
+            "disputes it makes the overwatch check again at once and then a "
+            "second apart until its threshold decides. So the failure "
+            "reaches DNS %d s or so after the agent reports it, not at the "
+            "pace of the overwatch's %g s interval (%d × %g s)."
+            % (st.sc.key, v.failures, v.failures - 1, v.interval,
+               v.failures, v.interval))
     return out
 
 
