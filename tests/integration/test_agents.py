@@ -307,6 +307,37 @@ class AgentsCase(unittest.TestCase):
         status, _, body = daemon.http("/api/v1/overwatch/agents/" + agent_id)
         return json.loads(body) if status == 200 else None
 
+    def backend_of(self, agent_id, daemon=None):
+        """The agent's (only) backend as the backends API shows it."""
+        d = daemon or self.overwatches[0]
+        backends = json.loads(d.http(
+            "/api/v1/overwatch/backends?service=" + SERVICE)[2])
+        return [b for b in backends["backends"]
+                if b["agent_id"] == agent_id][0]
+
+
+class ValidatingCase(AgentsCase):
+    """One overwatch with validation on, checking agents' backends in
+    regions its file does not describe every check_interval."""
+
+    check_interval = "1s"
+    daemon_name = "agents-validation"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backends = {ip: HTTPBackend(ip) for ip in cls.backend_ips}
+        cls.overwatches = []
+        try:
+            d = gslbtest.Daemon(
+                overwatch_config(validation=True,
+                                 check_interval=cls.check_interval),
+                name=cls.daemon_name)
+            cls.overwatches.append(d)
+            d.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
 
 class Basics(AgentsCase):
 
@@ -463,23 +494,10 @@ class Basics(AgentsCase):
                          ["127.0.0.41", "127.0.0.43"])
 
 
-class ValidationRecovers(AgentsCase):
+class ValidationRecovers(ValidatingCase):
     """With validation on, the overwatch's own check of an agent backend
     beats staleness: a silent agent's backend that still answers stays in
     DNS until the agent is removed."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.backends = {ip: HTTPBackend(ip) for ip in cls.backend_ips}
-        cls.overwatches = []
-        try:
-            d = gslbtest.Daemon(overwatch_config(validation=True),
-                                name="agents-validation")
-            cls.overwatches.append(d)
-            d.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
 
     def test_stale_but_validated_stays(self):
         # A region the overwatch's config does not describe: its backends
@@ -490,22 +508,17 @@ class ValidationRecovers(AgentsCase):
         a.stop(signal.SIGKILL)
         wait_for(lambda: self.agent_info(d, "web-val")["status"] == "stale",
                  timeout=HEARTBEAT * MISSED + 3, what="a stale agent")
-
-        def mine():
-            backends = json.loads(d.http(
-                "/api/v1/overwatch/backends?service=" + SERVICE)[2])
-            return [b for b in backends["backends"]
-                    if b["agent_id"] == "web-val"][0]
-        wait_for(lambda: mine().get("validation_healthy"),
+        wait_for(lambda: self.backend_of("web-val").get("validation_healthy"),
                  what="the overwatch's own verdict")
-        self.assertEqual(mine()["effective_status"], "healthy")
+        self.assertEqual(self.backend_of("web-val")["effective_status"],
+                         "healthy")
         self.assertEqual(answer_ips(d), ["127.0.0.44"])
         # The backend itself fails: the overwatch's check takes it out.
         self.backends["127.0.0.44"].set_mode("error")
         self.wait_answers([], timeout=10)
 
 
-class ValidationDisputes(AgentsCase):
+class ValidationDisputes(ValidatingCase):
     """With validation on and a long interval (10 s, 3 failures or 2
     passes to change the verdict), an agent's claim that disputes the
     overwatch's verdict makes the overwatch check again at once and every
@@ -513,26 +526,8 @@ class ValidationDisputes(AgentsCase):
     saw reaches DNS in seconds instead of intervals, and a claim the
     overwatch's own checks contradict changes nothing."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.backends = {ip: HTTPBackend(ip) for ip in cls.backend_ips}
-        cls.overwatches = []
-        try:
-            d = gslbtest.Daemon(
-                overwatch_config(validation=True, check_interval="10s"),
-                name="agents-disputes")
-            cls.overwatches.append(d)
-            d.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    def backend_of(self, agent_id):
-        d = self.overwatches[0]
-        backends = json.loads(d.http(
-            "/api/v1/overwatch/backends?service=" + SERVICE)[2])
-        return [b for b in backends["backends"]
-                if b["agent_id"] == agent_id][0]
+    check_interval = "10s"
+    daemon_name = "agents-disputes"
 
     def validated_agent(self, agent_id, ip):
         """An agent in a region the file does not describe, once the
